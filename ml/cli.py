@@ -1,0 +1,51 @@
+"""The `ml` command line: one Typer app, one sub-app per job (plan, sweep, platform, deploy).
+
+Why the wrapper in `main`: every user-fixable problem is raised as `UserError` deep inside; here
+it becomes one red line and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from ml.errors import UserError
+
+app = typer.Typer(
+    name="ml",
+    help="Run ML work (plans, sweeps, rollouts) on a platform stack: local, dev or prod.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_commands() -> None:
+    """Attach each job's commands; each module owns its own options and help."""
+    from ml.plan.cli import register as register_plan
+
+    register_plan(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    _register_commands()
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        Console(stderr=True).print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors carry their own formatting
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

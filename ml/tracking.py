@@ -1,0 +1,43 @@
+"""Point MLflow at a stack's tracking server: the one place `ml` configures tracking.
+
+Why one place: sweeps, registration and rollouts must all write to the same store the stack
+exported (`tracking_uri`), and the environment tweaks (no telemetry) must not be repeated.
+MLflow is imported lazily because it costs about a second and `ml plan` never needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ml.contract import PlatformOutputs
+from ml.errors import UserError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+_PLUGIN_HINTS = {
+    "azureml": "Azure ML tracking needs the `azureml-mlflow` plugin: `uv pip install azureml-mlflow`.",
+    "arn": "SageMaker managed MLflow needs the `sagemaker-mlflow` plugin: `uv pip install sagemaker-mlflow`.",
+}
+
+
+def use_tracking(outputs: PlatformOutputs) -> MlflowClient:
+    """Make the stack's tracking URI the active one and return a client bound to it."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = outputs.tracking_uri
+    scheme = uri.split(":", 1)[0]
+    if scheme in _PLUGIN_HINTS:
+        try:
+            mlflow.tracking.utils._get_store(uri)  # fails fast when the URI scheme has no plugin
+        except Exception as exc:
+            raise UserError(
+                f"tracking URI '{uri}' of stack '{outputs.stack}' cannot be used: {exc}. "
+                f"{_PLUGIN_HINTS[scheme]}"
+            ) from None
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
