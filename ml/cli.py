@@ -29,23 +29,16 @@ def _register_commands() -> None:
     register_plan(app)
 
 
+@app.callback()
+def _root() -> None:
+    """Run ML work (plans, sweeps, rollouts) on a platform stack: local, dev or prod."""
+
+
 def main() -> None:
     """Console entry point."""
     _register_commands()
     try:
-        app(standalone_mode=False)
+        app()
     except UserError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        Console(stderr=True).print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own formatting
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

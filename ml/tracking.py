@@ -32,11 +32,10 @@ def use_tracking(outputs: PlatformOutputs) -> MlflowClient:
     scheme = uri.split(":", 1)[0]
     if scheme in _PLUGIN_HINTS:
         try:
-            mlflow.tracking.utils._get_store(uri)  # fails fast when the URI scheme has no plugin
+            mlflow.tracking._tracking_service.utils._get_store(uri)  # fails fast when the URI scheme has no plugin
         except Exception as exc:
             raise UserError(
-                f"tracking URI '{uri}' of stack '{outputs.stack}' cannot be used: {exc}. "
-                f"{_PLUGIN_HINTS[scheme]}"
+                f"tracking URI '{uri}' of stack '{outputs.stack}' cannot be used: {exc}. {_PLUGIN_HINTS[scheme]}"
             ) from None
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

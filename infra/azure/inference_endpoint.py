@@ -1,0 +1,150 @@
+"""A managed online endpoint with autoscale, and its keys only as Pulumi secrets.
+
+Why deployments mostly live outside Pulumi: rollouts (`ml deploy`) create and retire colours
+behind the endpoint many times a day, which would fight a Pulumi-owned deployment. The endpoint,
+its auth and the autoscale *profile* are infrastructure; the profile is exported through the
+contract so every colour `ml` creates gets the same bounds. When config names a bootstrap model,
+this component also serves it as `blue`, autoscaled from the first `pulumi up`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import machinelearningservices, monitor
+
+from infra.common import child_options
+from infra.config import EndpointSettings
+
+BOOTSTRAP_DEPLOYMENT = "blue"
+_METRICS = {
+    "cpu": ("CpuUtilizationPercentage", "Average"),
+    "memory": ("MemoryUtilizationPercentage", "Average"),
+    "requests": ("RequestsPerMinute", "Average"),
+}
+
+
+@dataclass(frozen=True)
+class InferenceEndpointArgs:
+    resource_group_name: pulumi.Input[str]
+    workspace_name: pulumi.Input[str]
+    location: str
+    endpoint_name: str
+    settings: EndpointSettings
+    public_network_access: bool
+    tags: dict[str, str]
+
+
+def autoscale_profile(settings: EndpointSettings, deployment_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The Azure Monitor autoscale profile for one deployment: scale out above, in below target."""
+    metric, statistic = _METRICS[settings.scale_rule.metric]
+    target = settings.scale_rule.target
+
+    def rule(direction: str, operator: str, threshold: float, cooldown_minutes: int) -> dict[str, Any]:
+        return {
+            "metric_trigger": {
+                "metric_name": metric,
+                "metric_resource_uri": deployment_id,
+                "operator": operator,
+                "statistic": statistic,
+                "threshold": threshold,
+                "time_aggregation": "Average",
+                "time_grain": "PT1M",
+                "time_window": "PT5M",
+            },
+            "scale_action": {
+                "direction": direction,
+                "type": "ChangeCount",
+                "value": "1",
+                "cooldown": f"PT{cooldown_minutes}M",
+            },
+        }
+
+    return {
+        "name": "target-tracking",
+        "capacity": {
+            "minimum": str(settings.min_instances),
+            "maximum": str(settings.max_instances),
+            "default": str(settings.instance_count),
+        },
+        "rules": [
+            rule("Increase", "GreaterThan", target, settings.scale_out_cooldown_minutes),
+            # Scale in well below target so the two rules never flap against each other.
+            rule("Decrease", "LessThan", round(target * 0.5, 2), settings.scale_in_cooldown_minutes),
+        ],
+    }
+
+
+class InferenceEndpoint(pulumi.ComponentResource):
+    """The endpoint, its optional bootstrap deployment and that deployment's autoscale setting."""
+
+    endpoint_name: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str]
+    primary_key: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: InferenceEndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:azure:InferenceEndpoint", name, None, opts)
+        settings = args.settings
+        endpoint = machinelearningservices.OnlineEndpoint(
+            f"{name}-endpoint",
+            endpoint_name=args.endpoint_name,
+            resource_group_name=args.resource_group_name,
+            workspace_name=args.workspace_name,
+            location=args.location,
+            identity={"type": "SystemAssigned"},
+            properties={
+                "auth_mode": {"key": "Key", "aml_token": "AMLToken", "aad_token": "AADToken"}[settings.auth_mode],
+                "public_network_access": "Enabled" if args.public_network_access else "Disabled",
+            },
+            tags=args.tags,
+            # Traffic is owned by `ml deploy`; Pulumi must not reset it on the next `up`.
+            opts=child_options(self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
+        )
+        self.endpoint_name = endpoint.name
+        self.scoring_uri = endpoint.properties.apply(lambda p: p.scoring_uri or "")
+
+        if settings.bootstrap_model is not None:
+            deployment = machinelearningservices.OnlineDeployment(
+                f"{name}-{BOOTSTRAP_DEPLOYMENT}",
+                deployment_name=BOOTSTRAP_DEPLOYMENT,
+                endpoint_name=endpoint.name,
+                resource_group_name=args.resource_group_name,
+                workspace_name=args.workspace_name,
+                location=args.location,
+                sku={"name": "Default", "capacity": settings.instance_count},
+                properties={
+                    "endpoint_compute_type": "Managed",
+                    "model": settings.bootstrap_model,
+                    "instance_type": settings.instance_type,
+                    "app_insights_enabled": True,
+                    "egress_public_network_access": "Enabled" if args.public_network_access else "Disabled",
+                    "scale_settings": {"scale_type": "Default"},
+                },
+                tags=args.tags,
+                # Later rollouts replace the model and capacity; Pulumi only creates the first.
+                opts=child_options(self, ignore_changes=["properties.model", "sku"]),
+            )
+            monitor.AutoscaleSetting(
+                f"{name}-{BOOTSTRAP_DEPLOYMENT}-autoscale",
+                autoscale_setting_name=f"{args.endpoint_name}-{BOOTSTRAP_DEPLOYMENT}-autoscale",
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                enabled=True,
+                target_resource_uri=deployment.id,
+                profiles=[autoscale_profile(settings, deployment.id)],
+                tags=args.tags,
+                opts=child_options(self),
+            )
+
+        self.primary_key = None
+        if settings.auth_mode == "key":
+            keys = machinelearningservices.list_online_endpoint_keys_output(
+                endpoint_name=endpoint.name,
+                resource_group_name=args.resource_group_name,
+                workspace_name=args.workspace_name,
+                opts=pulumi.InvokeOutputOptions(parent=self),
+            )
+            self.primary_key = pulumi.Output.secret(keys.apply(lambda k: k.primary_key or ""))
+        self.register_outputs({"endpoint_name": self.endpoint_name, "scoring_uri": self.scoring_uri})

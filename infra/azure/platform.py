@@ -1,0 +1,150 @@
+"""The Azure ML platform of one stack: the five components wired together.
+
+Why a component: `pulumi stack` shows one `mlops:azure:Platform` with the capabilities under it,
+and the wiring (which output feeds which input) is readable in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from infra.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
+from infra.azure.budget import Budget, BudgetArgs
+from infra.azure.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
+from infra.azure.training_cluster import GpuTrainingCluster, GpuTrainingClusterArgs
+from infra.azure.workspace import Workspace, WorkspaceArgs
+from infra.config import StackSettings
+from ml.contract import SCHEMA_VERSION
+
+
+class AzurePlatform(pulumi.ComponentResource):
+    """Workspace, artifact store, GPU training cluster, inference endpoint and budget."""
+
+    contract_fields: dict[str, Any]
+    endpoint_primary_key: pulumi.Output[str] | None
+
+    def __init__(self, name: str, settings: StackSettings, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:azure:Platform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        tags = settings.resource_tags
+        protect = settings.protect_stateful_resources
+        public = settings.network.public_network_access
+
+        workspace = Workspace(
+            "workspace",
+            WorkspaceArgs(
+                name_prefix=settings.name_prefix,
+                location=settings.location,
+                tenant_id=client.tenant_id,
+                network=settings.network,
+                key_vault=settings.key_vault,
+                tags=tags,
+                protect=protect,
+            ),
+            child,
+        )
+        artifacts = ArtifactStore(
+            "artifacts",
+            ArtifactStoreArgs(
+                resource_group_name=workspace.resource_group_name,
+                account_name=workspace.storage_account_name,
+                settings=settings.artifacts,
+                protect=protect,
+            ),
+            child,
+        )
+        training = GpuTrainingCluster(
+            "training",
+            GpuTrainingClusterArgs(
+                resource_group_name=workspace.resource_group_name,
+                workspace_name=workspace.workspace_name,
+                location=settings.location,
+                settings=settings.training_cluster,
+                public_network_access=public,
+                tags=tags,
+            ),
+            child,
+        )
+        endpoint_name = f"{settings.name_prefix}-endpoint"
+        endpoint = InferenceEndpoint(
+            "serving",
+            InferenceEndpointArgs(
+                resource_group_name=workspace.resource_group_name,
+                workspace_name=workspace.workspace_name,
+                location=settings.location,
+                endpoint_name=endpoint_name,
+                settings=settings.endpoint,
+                public_network_access=public,
+                tags=tags,
+            ),
+            child,
+        )
+        budget_name = f"budget-{settings.name_prefix}"
+        Budget(
+            "budget",
+            BudgetArgs(
+                budget_name=budget_name, resource_group_id=workspace.resource_group_id, settings=settings.budget
+            ),
+            child,
+        )
+
+        cluster = settings.training_cluster
+        serving = settings.endpoint
+        self.endpoint_primary_key = endpoint.primary_key
+        self.contract_fields = {
+            "schema_version": SCHEMA_VERSION,
+            "stack": pulumi.get_stack(),
+            "environment": settings.environment,
+            "cloud": "azure",
+            "region": settings.location,
+            "tracking_uri": workspace.tracking_uri,
+            "azure": {
+                "subscription_id": client.subscription_id,
+                "resource_group": workspace.resource_group_name,
+                "workspace_name": workspace.workspace_name,
+            },
+            "training": {
+                "name": training.cluster_name,
+                "instance_type": cluster.instance_type,
+                "min_nodes": cluster.min_nodes,
+                "max_nodes": cluster.max_nodes,
+                "spot": cluster.spot,
+                "idle_seconds_before_scale_down": cluster.idle_seconds_before_scale_down,
+                "max_run_seconds": int(cluster.max_run_hours * 3600),
+                "max_wait_seconds": int(cluster.max_wait_hours * 3600),
+                "checkpoint_uri": pulumi.Output.concat(artifacts.uri, "/", settings.artifacts.checkpoint_prefix),
+                "cpu_cluster_name": training.cpu_cluster_name,
+            },
+            "endpoint": {
+                "name": endpoint.endpoint_name,
+                "instance_type": serving.instance_type,
+                "instance_count": serving.instance_count,
+                "auth_mode": serving.auth_mode,
+                "scoring_uri": endpoint.scoring_uri,
+                "autoscale": {
+                    "min_instances": serving.min_instances,
+                    "max_instances": serving.max_instances,
+                    "metric": serving.scale_rule.metric,
+                    "target": serving.scale_rule.target,
+                    "scale_out_cooldown_seconds": serving.scale_out_cooldown_minutes * 60,
+                    "scale_in_cooldown_seconds": serving.scale_in_cooldown_minutes * 60,
+                },
+            },
+            "artifacts": {
+                "name": workspace.storage_account_name,
+                "uri": artifacts.uri,
+                "temp_prefix": settings.artifacts.temp_prefix,
+                "checkpoint_prefix": settings.artifacts.checkpoint_prefix,
+            },
+            "budget": {
+                "name": budget_name,
+                "monthly_amount": settings.budget.amount,
+                "currency": settings.budget.currency,
+                "thresholds_percent": [t.percent for t in settings.budget.thresholds],
+            },
+        }
+        self.register_outputs({})

@@ -1,0 +1,107 @@
+"""Run the Pulumi program offline under Pulumi's mock engine and record what it declares.
+
+Why: no Pulumi CLI and no cloud account are needed to see what a stack's YAML would build. The
+program (`infra.program.build`) runs exactly as under `pulumi up`, reading its config through
+`pulumi.Config`, while a recording monitor keeps every registration: type, name, parent,
+`protect`, and the real inputs. The same runner backs `ml plan` and the infra unit tests.
+It is a plan of declared resources, not a diff against deployed state.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml.plan.stack_config import StackConfig
+
+
+@dataclass
+class PlannedResource:
+    """One registered resource with the inputs the provider would receive."""
+
+    urn: str
+    type: str
+    name: str
+    parent_urn: str
+    custom: bool
+    protect: bool
+    inputs: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OfflinePlan:
+    """Everything a stack declares, in registration order, plus the exported contract."""
+
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str | None = None) -> PlannedResource:
+        """The single resource of a type (and logical name): fails loudly when absent or ambiguous."""
+        found = [r for r in self.of_type(type_token) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_token)]
+            raise LookupError(f"expected one {type_token} named {name!r}, found {len(found)} among {names}")
+        return found[0]
+
+    @property
+    def custom_resources(self) -> list[PlannedResource]:
+        return [r for r in self.resources if r.custom]
+
+
+def _config_strings(config: StackConfig) -> dict[str, str]:
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.values.items()}
+
+
+def run_offline(config: StackConfig) -> OfflinePlan:
+    """Run `infra.program.build()` for one stack's config under mocks (preview=False, so applies run)."""
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime import settings as pulumi_settings
+
+    from ml.plan.mocks import PlatformMocks
+
+    recorded: dict[str, PlannedResource] = {}
+
+    class RecordingMonitor(pulumi_mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                registration = self.resources.get(response.urn)
+                recorded[response.urn] = PlannedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent_urn=request.parent,
+                    custom=bool(request.custom),
+                    protect=bool(request.protect),
+                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    state=dict(registration.state) if registration is not None else {},
+                )
+            return response
+
+    mocks = PlatformMocks()
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        mocks, project=config.project, stack=config.stack, preview=False, monitor=RecordingMonitor(mocks)
+    )
+    pulumi.runtime.set_all_config(_config_strings(config), secret_keys=list(config.secret_keys))
+
+    document: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> Any:
+        from infra.program import build
+
+        return build().apply(document.update)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        program()
+    return OfflinePlan(stack=config.stack, resources=list(recorded.values()), outputs=document)

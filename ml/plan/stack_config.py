@@ -1,0 +1,85 @@
+"""Read a stack's `Pulumi.<stack>.yaml` the way the Pulumi CLI would hand it to the program.
+
+Why not `pulumi config`: the offline plan and the tests must work with no CLI. Encrypted values
+(`secure:`) cannot be decrypted offline; they are passed as a placeholder and marked secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ml.errors import UserError
+
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a display marker, not a credential
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """One stack's config: project name, stack name and the namespaced keys (`mlops:cloud`, ...)."""
+
+    project: str
+    stack: str
+    values: dict[str, Any]
+    source: Path
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+
+    def namespace(self, prefix: str) -> dict[str, Any]:
+        """The keys of one namespace without the prefix (`mlops:cloud` -> `cloud`)."""
+        return {k.split(":", 1)[1]: v for k, v in self.values.items() if k.startswith(f"{prefix}:")}
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding Pulumi.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    raise UserError(
+        f"no Pulumi.yaml in {here} or its parents. Run `ml plan` inside the project, or pass --project-dir."
+    )
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+def available_stacks(project_dir: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
+    """Load `Pulumi.yaml` (project name) and `Pulumi.<stack>.yaml` (config) from `project_dir`."""
+    project = _load_yaml(project_dir / "Pulumi.yaml") or {}
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_stacks(project_dir)) or "none"
+        raise UserError(f"stack '{stack}' has no {path.name} in {project_dir}; stacks here: {known}.")
+    document = _load_yaml(path) or {}
+    raw = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping under 'config:'.")
+    values: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for key, value in raw.items():
+        if ":" not in str(key):
+            raise UserError(f"{path}: config key '{key}' needs a namespace, e.g. 'mlops:{key}'.")
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secrets.add(key)
+            value = SECRET_PLACEHOLDER
+        values[str(key)] = value
+    return StackConfig(
+        project=str(project.get("name", "mlops")),
+        stack=stack,
+        values=values,
+        source=path,
+        secret_keys=frozenset(secrets),
+    )
