@@ -88,8 +88,7 @@ def read_outputs_file(path: Path) -> PlatformOutputs:
         text = path.read_text()
     except FileNotFoundError:
         raise UserError(
-            f"outputs file {path} does not exist. Export it with "
-            f"`pulumi stack output --json --stack <stack> > {path}`."
+            f"outputs file {path} does not exist. Export it with `pulumi stack output --json --stack <stack> > {path}`."
         ) from None
     try:
         document = json.loads(text)
