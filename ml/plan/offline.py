@@ -59,15 +59,19 @@ def _config_strings(config: StackConfig) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.values.items()}
 
 
-def run_offline(config: StackConfig) -> OfflinePlan:
-    """Run `infra.program.build()` for one stack's config under mocks (preview=False, so applies run)."""
+def run_offline(config: StackConfig, *, record_into: dict[str, PlannedResource] | None = None) -> OfflinePlan:
+    """Run `infra.program.build()` for one stack's config under mocks (preview=False, so applies run).
+
+    `record_into` receives registrations as they happen, so a caller can see what was declared
+    even when the program fails part way (it must not: config errors come before any resource).
+    """
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import settings as pulumi_settings
 
     from ml.plan.mocks import PlatformMocks
 
-    recorded: dict[str, PlannedResource] = {}
+    recorded: dict[str, PlannedResource] = record_into if record_into is not None else {}
 
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
