@@ -38,6 +38,8 @@ class OfflinePlan:
     stack: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
+    secret_exports: frozenset[str] = frozenset()
+    """Names of stack outputs Pulumi will store and print as secrets."""
 
     def of_type(self, type_token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -98,14 +100,29 @@ def run_offline(config: StackConfig, *, record_into: dict[str, PlannedResource] 
     pulumi.runtime.set_all_config(_config_strings(config), secret_keys=list(config.secret_keys))
 
     document: dict[str, Any] = {}
+    secret_exports: set[str] = set()
 
     @pulumi.runtime.test
     def program() -> Any:
         from infra.program import build
 
-        return build().apply(document.update)
+        built = build().apply(document.update)
+        root = pulumi_settings.get_root_resource()
+        exported: dict[str, Any] = dict(getattr(root, "outputs", {}))
+
+        async def secret(name: str, value: Any) -> None:
+            if isinstance(value, pulumi.Output) and await value.is_secret():
+                secret_exports.add(name)
+
+        checks = [pulumi.Output.from_input(secret(name, value)) for name, value in exported.items()]
+        return pulumi.Output.all(built, *checks)
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         program()
-    return OfflinePlan(stack=config.stack, resources=list(recorded.values()), outputs=document)
+    return OfflinePlan(
+        stack=config.stack,
+        resources=list(recorded.values()),
+        outputs=document,
+        secret_exports=frozenset(secret_exports),
+    )

@@ -240,3 +240,10 @@ def test_exports_exactly_the_contract(dev: OfflinePlan, prod: OfflinePlan) -> No
     assert prod_outputs.endpoint.autoscale.max_instances == 10
     assert prod_outputs.budget.monthly_amount == 5000
     assert "offline-plan-placeholder-key" not in str(dev.outputs)  # keys never in the contract
+
+
+def test_endpoint_keys_leave_the_stack_only_as_secrets(dev: OfflinePlan, prod: OfflinePlan) -> None:
+    # dev uses key auth: the primary key is exported, as a secret, outside the contract.
+    assert dev.secret_exports == {"platformSecrets"}
+    # prod uses AAD tokens: there is no key to export.
+    assert prod.secret_exports == frozenset()
