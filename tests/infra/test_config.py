@@ -20,15 +20,24 @@ def test_committed_stacks_are_valid(stack: str) -> None:
 
 
 BAD_VALUES: list[tuple[dict[str, Any], list[str]]] = [
-    ({"trainingCluster.minNodes": 3, "trainingCluster.maxNodes": 2}, ["mlops:trainingCluster", "minNodes (3)", "maxNodes (2)"]),
+    (
+        {"trainingCluster.minNodes": 3, "trainingCluster.maxNodes": 2},
+        ["mlops:trainingCluster", "minNodes (3)", "maxNodes (2)"],
+    ),
     ({"trainingCluster.maxNodes": 0}, ["mlops:trainingCluster.maxNodes = 0", "greater than or equal to 1"]),
-    ({"trainingCluster.instanceType": "Standard_Q99"}, ["trainingCluster.instanceType", "Standard_Q99", "Standard_NC*"]),
+    (
+        {"trainingCluster.instanceType": "Standard_Q99"},
+        ["trainingCluster.instanceType", "Standard_Q99", "Standard_NC*"],
+    ),
     ({"trainingCluster.instanceType": "Standard_DS3_v2"}, ["unknown SKU 'Standard_DS3_v2'", "GPU"]),
     ({"trainingCluster.priority": "Spotty"}, ["mlops:trainingCluster.priority = 'Spotty'", "LowPriority", "Dedicated"]),
     ({"trainingCluster.maxWaitHours": 1, "trainingCluster.maxRunHours": 4}, ["maxWaitHours (1", "maxRunHours (4"]),
     ({"budget.amount": 0}, ["mlops:budget.amount = 0", "greater than 0"]),
     ({"budget.amount": -10}, ["mlops:budget.amount = -10"]),
-    ({"budget.thresholds.0.percent": 1500}, ["mlops:budget.thresholds[0].percent = 1500", "less than or equal to 1000"]),
+    (
+        {"budget.thresholds.0.percent": 1500},
+        ["mlops:budget.thresholds[0].percent = 1500", "less than or equal to 1000"],
+    ),
     ({"budget.thresholds.0.kind": "guessed"}, ["budget.thresholds[0].kind = 'guessed'", "'actual' or 'forecasted'"]),
     ({"budget.contactEmails": ["not-an-email"]}, ["budget.contactEmails", "not e-mail addresses"]),
     ({"budget.startDate": "2026-12-15"}, ["budget.startDate", "first day of a month"]),
@@ -46,7 +55,10 @@ BAD_VALUES: list[tuple[dict[str, Any], list[str]]] = [
     ({"endpoint.instanceType": "m5.large"}, ["endpoint.instanceType", "unknown SKU 'm5.large'"]),
     ({"cloud": "gcp"}, ["mlops:cloud = 'gcp'", "'azure' or 'aws'"]),
     ({"namePrefix": "My_Platform"}, ["mlops:namePrefix = 'My_Platform'", "lowercase"]),
-    ({"keyVault.softDeleteRetentionDays": 3}, ["mlops:keyVault.softDeleteRetentionDays = 3", "greater than or equal to 7"]),
+    (
+        {"keyVault.softDeleteRetentionDays": 3},
+        ["mlops:keyVault.softDeleteRetentionDays = 3", "greater than or equal to 7"],
+    ),
     ({"trainingCluster.vmSize": "Standard_NC6"}, ["mlops:trainingCluster.vmSize is not a known setting"]),
     ({"costCenter": None}, ["mlops:costCenter is required but not set"]),
 ]

@@ -58,7 +58,9 @@ def test_plan_json_is_machine_readable() -> None:
 
 def test_bad_config_is_one_clear_error_without_traceback(tmp_path: Path) -> None:
     shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("maxNodes: 2\n    priority", "maxNodes: -1\n    priority")
+    text = (
+        (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("maxNodes: 2\n    priority", "maxNodes: -1\n    priority")
+    )
     (tmp_path / "Pulumi.dev.yaml").write_text(text)
     result = _ml("plan", "--stack", "dev", "--project-dir", str(tmp_path))
     assert result.returncode == 2

@@ -174,9 +174,12 @@ def test_gpu_cluster_is_low_priority_and_scales_to_zero(dev: OfflinePlan, prod: 
             "maxNodeCount": max_nodes,
             "nodeIdleTimeBeforeScaleDown": idle,
         }
-    assert prod.one("azure-native:machinelearningservices:Compute", "training-gpu").inputs["properties"]["properties"][
-        "enableNodePublicIp"
-    ] is False
+    assert (
+        prod.one("azure-native:machinelearningservices:Compute", "training-gpu").inputs["properties"]["properties"][
+            "enableNodePublicIp"
+        ]
+        is False
+    )
     cpu = prod.one("azure-native:machinelearningservices:Compute", "training-cpu").inputs["properties"]["properties"]
     assert cpu["vmSize"] == "Standard_D4s_v3"
     assert cpu["scaleSettings"]["minNodeCount"] == 0
