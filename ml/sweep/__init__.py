@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps: one YAML spec (`ml.sweep.spec`), many backends (`ml.sweep.backends`)."""

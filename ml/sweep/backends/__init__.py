@@ -1,0 +1,1 @@
+"""Sweep backends: local (Optuna processes), azure (azure-ai-ml sweep job), sagemaker (tuning job)."""

@@ -1,0 +1,236 @@
+"""The backend interface every sweep backend implements, and the chooser keyed by the stack's cloud.
+
+Why a small interface: `ml sweep run|status|best` are written once against `SweepBackend`; the
+backend translates the same `SweepSpec` to its engine (local Optuna processes, an azure-ai-ml sweep
+job, a SageMaker tuning job). The CLI does what is common around it: parse the spec, `check()`,
+enforce the cost cap (`ml.sweep.cost`), remember the sweep id, render progress, and register the
+best trial's model in MLflow with alias ``challenger``.
+
+Contract for a backend module (``ml/sweep/backends/<name>.py``):
+
+- it defines the class named in `_BACKENDS` with a no-argument constructor (it may import its heavy
+  SDK lazily in its methods; `backend_for` imports the module only when that cloud is used);
+- ``check(spec, outputs)`` raises `UserError` for combinations its engine cannot run (before any cost
+  check or submission), naming the spec key;
+- ``submit(spec, outputs, on_progress=...)`` starts the sweep and returns a `SweepRun`. A blocking
+  backend (local) runs to the end and returns the final status; a cloud backend returns at once with
+  ``status.state`` RUNNING. ``on_progress`` may be called with a `SweepStatus` whenever counts change;
+- ``status(outputs, sweep_id)`` and ``best(outputs, sweep_id)`` read the sweep back by the id
+  ``submit`` returned (local: the parent MLflow run's tag ``ml.sweep.id``; azure: the job name;
+  sagemaker: the tuning job name). ``best`` raises `UserError` when no trial has finished yet.
+
+Trials talk to every backend through `ml.sweep.trial` (``report``, ``checkpoint_dir``,
+``should_stop``): metrics go to the file named by ``ML_TRIAL_METRICS_FILE`` (local), to stdout as
+``ml-metric: {json}`` lines (SageMaker metric definitions), and to MLflow when
+``ML_TRIAL_MLFLOW_METRICS=1`` (Azure ML reads the primary metric from the run).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ml.contract import PlatformOutputs
+from ml.errors import UserError
+from ml.sweep.spec import SweepSpec
+
+# MLflow tags every backend that records runs uses, so lineage reads the same everywhere.
+TAG_SWEEP_ID = "ml.sweep.id"
+TAG_SWEEP_NAME = "ml.sweep.name"
+TAG_SWEEP_BACKEND = "ml.sweep.backend"
+TAG_SWEEP_STATE = "ml.sweep.state"
+TAG_STACK = "ml.stack"
+TAG_TRIAL_NUMBER = "ml.trial.number"
+TAG_TRIAL_STATE = "ml.trial.state"
+TAG_GIT_COMMIT = "ml.git.commit"
+
+
+class TrialState(StrEnum):
+    """Where a trial is; PRUNED = stopped early by the early-termination policy."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    PRUNED = "PRUNED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+class SweepState(StrEnum):
+    """Where a sweep is as a whole."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One trial: what it tried, what it reached, where its run and model are.
+
+    ``value`` is the last reported value of the objective metric (None if it never reported).
+    ``model_uri`` is what `mlflow.register_model` accepts (``runs:/<id>/model``, ``s3://...``,
+    ``azureml://...``). Costs are in ``currency``; ``cost`` is measured (billable seconds x price),
+    ``estimated_cost`` the worst case the sweep was admitted with.
+    """
+
+    trial_id: str
+    state: TrialState
+    params: Mapping[str, Any]
+    metric: str
+    value: float | None = None
+    run_id: str | None = None
+    model_uri: str | None = None
+    step: int | None = None
+    seconds: float | None = None
+    cost: float | None = None
+    estimated_cost: float | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """Counts by trial state and the best trial so far; what `ml sweep status` prints."""
+
+    sweep_id: str
+    backend: str
+    state: SweepState
+    total: int
+    queued: int = 0
+    running: int = 0
+    completed: int = 0
+    pruned: int = 0
+    failed: int = 0
+    best: TrialResult | None = None
+    parent_run_id: str | None = None
+    url: str | None = None
+    message: str | None = None
+    cost: float | None = None
+    currency: str = "USD"
+
+    @property
+    def finished(self) -> int:
+        """Trials that will not run again (completed, pruned or failed)."""
+        return self.completed + self.pruned + self.failed
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What `submit` returns: the id to pass to `status`/`best`, and the status at return time."""
+
+    sweep_id: str
+    backend: str
+    status: SweepStatus
+    parent_run_id: str | None = None
+    url: str | None = None
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[SweepStatus], None]
+
+
+class SweepBackend(ABC):
+    """Runs a `SweepSpec` on one kind of platform; see the module docstring for the contract."""
+
+    name: ClassVar[str]
+
+    def check(self, spec: SweepSpec, outputs: PlatformOutputs) -> None:  # noqa: B027 -- optional hook
+        """Raise `UserError` for spec options this backend cannot run; default: everything runs."""
+
+    @abstractmethod
+    def submit(
+        self, spec: SweepSpec, outputs: PlatformOutputs, *, on_progress: ProgressCallback | None = None
+    ) -> SweepRun:
+        """Start the sweep (local: run it to the end) and return its id and status."""
+
+    @abstractmethod
+    def status(self, outputs: PlatformOutputs, sweep_id: str) -> SweepStatus:
+        """Counts by state and the best trial so far."""
+
+    @abstractmethod
+    def best(self, outputs: PlatformOutputs, sweep_id: str) -> TrialResult:
+        """The best finished trial by the spec's objective; `UserError` when there is none yet."""
+
+
+_BACKENDS: dict[str, tuple[str, str]] = {
+    "local": ("ml.sweep.backends.local", "LocalSweepBackend"),
+    "azure": ("ml.sweep.backends.azure", "AzureSweepBackend"),
+    "aws": ("ml.sweep.backends.sagemaker", "SageMakerSweepBackend"),
+}
+
+
+def backend_for(outputs: PlatformOutputs) -> SweepBackend:
+    """The backend for the stack's cloud, imported only now (the cloud SDKs are heavy)."""
+    try:
+        module_name, class_name = _BACKENDS[outputs.cloud]
+    except KeyError:
+        raise UserError(
+            f"stack '{outputs.stack}' has cloud '{outputs.cloud}', which has no sweep backend; "
+            f"known: {', '.join(sorted(_BACKENDS))}"
+        ) from None
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"the {outputs.cloud} sweep backend cannot be loaded ({exc}); install the package's full "
+            f"dependencies with `uv sync`"
+        ) from None
+    backend: SweepBackend = getattr(module, class_name)()
+    return backend
+
+
+@dataclass(frozen=True)
+class ComputeChoice:
+    """The capacity one trial uses, after applying the spec's overrides to the stack's defaults."""
+
+    instance_type: str
+    instance_count: int
+    spot: bool
+
+
+def resolve_compute(spec: SweepSpec, outputs: PlatformOutputs) -> ComputeChoice:
+    """``compute.instance_type`` or the stack's training instance type; ``spot.enabled`` or the stack's."""
+    return ComputeChoice(
+        instance_type=spec.compute.instance_type or outputs.training.instance_type,
+        instance_count=spec.compute.instance_count,
+        spot=outputs.training.spot if spec.spot.enabled is None else spec.spot.enabled,
+    )
+
+
+def new_sweep_id(spec: SweepSpec, *, now: float | None = None) -> str:
+    """A readable, unique id: ``<name>-<UTC yyyymmdd-hhmmss>`` (lower-case, cloud-name safe)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now if now is not None else time.time()))
+    return f"{re.sub(r'[^a-z0-9-]', '-', spec.name.lower())}-{stamp}"
+
+
+def _last_sweep_file(outputs: PlatformOutputs) -> Path:
+    from ml.stack import local_home
+
+    return local_home() / "sweeps" / f"last-{outputs.stack}.txt"
+
+
+def remember_sweep(outputs: PlatformOutputs, sweep_id: str) -> None:
+    """Record the stack's latest sweep so `ml sweep status|best` work without an id."""
+    path = _last_sweep_file(outputs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sweep_id + "\n")
+
+
+def last_sweep(outputs: PlatformOutputs) -> str:
+    """The stack's latest sweep id, or a `UserError` that says how to name one."""
+    path = _last_sweep_file(outputs)
+    if not path.exists():
+        raise UserError(
+            f"no sweep has been run on stack '{outputs.stack}' from this machine; pass the sweep id "
+            f"(printed by `ml sweep run`) as an argument"
+        )
+    return path.read_text().strip()

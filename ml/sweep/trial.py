@@ -1,0 +1,122 @@
+"""What a training script calls to take part in a sweep: `report`, `checkpoint_dir`, `should_stop`.
+
+Why a tiny protocol instead of an SDK: the same script runs as a local process, in an Azure ML job
+and in a SageMaker training job, and must not import any backend. `report(step, **metrics)`
+writes each report three ways, each read by one backend:
+
+- a JSON line to the file named by ``ML_TRIAL_METRICS_FILE`` (local backend: read to prune);
+- a ``ml-metric: {"step": 3, "val_auc": 0.98}`` line on stdout (SageMaker: `metric_regex` builds
+  the metric definitions that scrape it from the training log);
+- `mlflow.log_metrics` when ``ML_TRIAL_MLFLOW_METRICS=1`` and an MLflow run is active (Azure ML
+  reads the primary metric from the job's MLflow run).
+
+Checkpoints go to `checkpoint_dir()` (``ML_CHECKPOINT_DIR``), which survives a spot eviction: the
+trial is started again with the same directory and should resume from what it finds there.
+
+Example (a runnable training loop)::
+
+    from ml.sweep import trial
+
+    ckpt = trial.checkpoint_dir() / "state.txt"
+    start = int(ckpt.read_text()) if ckpt.exists() else 0
+    for step in range(start + 1, 4):
+        if trial.should_stop():
+            break
+        trial.report(step, loss=1.0 / step)
+        ckpt.write_text(str(step))
+
+This module only uses the standard library (MLflow is imported when asked to log to it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+METRICS_FILE_ENV = "ML_TRIAL_METRICS_FILE"
+STOP_FILE_ENV = "ML_TRIAL_STOP_FILE"
+CHECKPOINT_ENV = "ML_CHECKPOINT_DIR"
+MLFLOW_METRICS_ENV = "ML_TRIAL_MLFLOW_METRICS"
+STDOUT_PREFIX = "ml-metric: "
+
+
+@dataclass(frozen=True)
+class Report:
+    """One `report` call as the backend reads it back."""
+
+    step: int
+    metrics: dict[str, float]
+    time: float
+
+
+def report(step: int, **metrics: float) -> None:
+    """Report metrics at a step (an iteration, an epoch): the sweep prunes and ranks on these."""
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    values = {name: float(value) for name, value in metrics.items()}
+    bad = [name for name, value in values.items() if not math.isfinite(value)]
+    if bad:
+        raise ValueError(f"metrics must be finite numbers; not finite: {', '.join(bad)}")
+    now = time.time()
+    path = os.environ.get(METRICS_FILE_ENV)
+    if path:
+        with Path(path).open("a") as stream:
+            stream.write(json.dumps({"step": step, "metrics": values, "time": now}) + "\n")
+    print(STDOUT_PREFIX + json.dumps({"step": step, **values}), flush=True)
+    if os.environ.get(MLFLOW_METRICS_ENV) == "1":
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics(values, step=step)
+
+
+def checkpoint_dir() -> Path:
+    """The directory to save and resume checkpoints in (created if needed).
+
+    Set by every backend; a script run by hand gets ``./checkpoints``.
+    """
+    path = Path(os.environ.get(CHECKPOINT_ENV) or "checkpoints")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def should_stop() -> bool:
+    """True when the sweep asked this trial to stop (pruned or timed out): save and exit soon."""
+    path = os.environ.get(STOP_FILE_ENV)
+    return path is not None and path != "" and Path(path).exists()
+
+
+def read_reports(path: Path, *, offset: int = 0) -> tuple[list[Report], int]:
+    """Parse the complete JSON lines after byte ``offset``; returns them and the new offset.
+
+    A half-written last line (the trial is still writing it) is left for the next read.
+    """
+    if not path.exists():
+        return [], offset
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        data = stream.read()
+    reports: list[Report] = []
+    consumed = 0
+    for raw in data.splitlines(keepends=True):
+        if not raw.endswith(b"\n"):
+            break
+        consumed += len(raw)
+        try:
+            entry = json.loads(raw)
+            metrics = {name: float(value) for name, value in entry["metrics"].items()}
+            reports.append(Report(int(entry["step"]), metrics, float(entry["time"])))
+        except (ValueError, KeyError, TypeError):
+            print(f"ignoring malformed metrics line in {path}: {raw[:200]!r}", file=sys.stderr)
+    return reports, offset + consumed
+
+
+def metric_regex(metric: str) -> str:
+    """A regex whose group 1 is ``metric``'s value in a `report` stdout line (SageMaker MetricDefinitions)."""
+    return STDOUT_PREFIX.strip() + r" \{.*\"" + re.escape(metric) + r"\": (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)"
