@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -50,6 +52,8 @@ TAG_STACK = "ml.stack"
 TAG_TRIAL_NUMBER = "ml.trial.number"
 TAG_TRIAL_STATE = "ml.trial.state"
 TAG_GIT_COMMIT = "ml.git.commit"
+TAG_SWEEP_ROLE = "ml.sweep.role"  # "parent" on the sweep's run, "trial" on each trial's run
+TAG_MODEL_NAME = "ml.sweep.model_name"
 
 
 class TrialState(StrEnum):
@@ -116,6 +120,10 @@ class SweepStatus:
     message: str | None = None
     cost: float | None = None
     currency: str = "USD"
+    model_name: str | None = None
+    """The registry name `ml sweep best` registers the best model under (the spec's model name)."""
+    experiment: str | None = None
+    git_commit: str | None = None
 
     @property
     def finished(self) -> int:
@@ -234,3 +242,15 @@ def last_sweep(outputs: PlatformOutputs) -> str:
             f"(printed by `ml sweep run`) as an argument"
         )
     return path.read_text().strip()
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit checked out in ``directory`` (for lineage tags), or None outside a git work tree."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    completed = subprocess.run(
+        [git, "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    )
+    commit = completed.stdout.strip()
+    return commit if completed.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
