@@ -230,6 +230,224 @@ class BudgetSettings(_Section):
         return self
 
 
+# --- AWS: what a SageMaker platform needs beyond the shared sections ------------------------------
+
+AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+AWS_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+AWS_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+AWS_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
+ECR_IMAGE = re.compile(
+    r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
+MODEL_ARCHIVE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9!_.*'()=/-]*\.tar\.gz$")
+S3_STORAGE_WATERFALL = ("STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+"""S3 lifecycle moves objects only down this list (warmer to colder)."""
+S3_IA_CLASSES = frozenset({"STANDARD_IA", "ONEZONE_IA"})
+S3_IA_MIN_DAYS = 30
+AWS_MAX_BUDGET_NOTIFICATIONS = 5
+AWS_MAX_EMAIL_SUBSCRIBERS = 10
+
+
+class AwsStorageClasses(_Section):
+    """Which S3 storage class a tier's `coolAfterDays` and `archiveAfterDays` move objects to."""
+
+    cool: Literal["STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR"] = "INTELLIGENT_TIERING"
+    archive: Literal["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] = "GLACIER"
+
+    @model_validator(mode="after")
+    def _downhill(self) -> AwsStorageClasses:
+        if S3_STORAGE_WATERFALL.index(self.archive) <= S3_STORAGE_WATERFALL.index(self.cool):
+            raise ValueError(
+                f"archive class {self.archive} must be colder than cool class {self.cool}; "
+                f"S3 lifecycle only moves objects down: {' -> '.join(S3_STORAGE_WATERFALL)}"
+            )
+        return self
+
+
+class AwsEndpointAlarms(_Section):
+    """CloudWatch alarms on the serving variant; rollouts name them for automatic rollback.
+
+    An alarm fires when the statistic breaches its threshold in `evaluationPeriods` consecutive
+    periods: more than `max5xxErrors` 5XX responses per period, or the model latency statistic
+    above `maxModelLatencyMs` (SageMaker reports ModelLatency in microseconds; we convert).
+    """
+
+    max_5xx_errors: int = Field(default=5, ge=0, le=1_000_000, alias="max5xxErrors")
+    max_model_latency_ms: float = Field(default=1000, gt=0, le=60_000)
+    latency_statistic: Literal["p50", "p90", "p95", "p99", "Average"] = "p99"
+    period_seconds: int = Field(default=60, ge=60, le=3600)
+    evaluation_periods: int = Field(default=3, ge=1, le=60)
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _whole_minutes(cls, value: int) -> int:
+        if value % 60:
+            raise ValueError(f"{value} must be a multiple of 60: SageMaker publishes endpoint metrics per minute")
+        return value
+
+
+class AwsSettings(_Section):
+    """SageMaker-specific choices (`mlops:aws`); every key is optional, secure and cheap by default."""
+
+    sagemaker_domain: bool = False
+    vpc_id: str | None = None
+    mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    mlflow_version: str | None = Field(default=None, pattern=r"^[0-9]+\.[0-9]+(\.[0-9]+)?$")
+    mlflow_maintenance_window: str = Field(
+        default="SUN:03:00", pattern=r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01][0-9]|2[0-3]):[0-5][0-9]$"
+    )
+    serving_image: str | None = None
+    budget_sns_topic_arn: str | None = None
+    activate_cost_allocation_tag: bool = False
+    storage_classes: AwsStorageClasses = Field(default_factory=AwsStorageClasses)
+    endpoint_alarms: AwsEndpointAlarms = Field(default_factory=AwsEndpointAlarms)
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, value: str | None) -> str | None:
+        if value is not None and not AWS_VPC_ID.match(value):
+            raise ValueError(f"'{value}' is not a VPC id (vpc-0123456789abcdef0)")
+        return value
+
+    @field_validator("serving_image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not ECR_IMAGE.match(value):
+            raise ValueError(
+                f"'{value}' must be a pinned ECR image: <account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag> "
+                f"or @sha256:<digest> (SageMaker pulls serving images from ECR only)"
+            )
+        if value is not None and value.endswith(":latest"):
+            raise ValueError(f"'{value}' uses the moving tag 'latest'; pin a version or digest")
+        return value
+
+    @field_validator("budget_sns_topic_arn")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        if value is not None and not SNS_TOPIC_ARN.match(value):
+            raise ValueError(f"'{value}' is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)")
+        return value
+
+
+def aws_stack_problems(stack: StackSettings) -> list[str]:
+    """Rules that hold only when SageMaker, S3 and AWS Budgets run the platform: one line per problem.
+
+    Why here and not in the components: they span sections (a region in `location`, a metric in
+    `endpoint`, storage classes against tier days) and must fail before any resource is declared.
+    """
+    aws, cluster, endpoint, budget = stack.aws, stack.training_cluster, stack.endpoint, stack.budget
+    problems: list[str] = []
+    if not AWS_REGION.match(stack.location):
+        problems.append(
+            f"mlops:location = {stack.location!r}: not an AWS region; use one such as eu-west-1 "
+            f"(every regional resource of the stack is created there)"
+        )
+    if "key_vault" in stack.model_fields_set:
+        problems.append(
+            "mlops:keyVault configures Azure Key Vault; on cloud aws the artifact store's KMS key "
+            "takes its place; remove it"
+        )
+    if stack.network.allowed_ip_ranges:
+        problems.append("mlops:network.allowedIpRanges has no effect on cloud aws (access is by IAM); remove it")
+
+    if cluster.min_nodes > 0:
+        problems.append(
+            f"mlops:trainingCluster.minNodes = {cluster.min_nodes}: SageMaker training has no standing cluster "
+            f"(instances exist only while a job runs); use 0"
+        )
+    if cluster.cpu_cluster is not None:
+        problems.append(
+            "mlops:trainingCluster.cpuCluster is an Azure ML compute cluster; on cloud aws CPU steps are "
+            "SageMaker jobs with their own instance type; remove it"
+        )
+    if "idle_seconds_before_scale_down" in cluster.model_fields_set:
+        problems.append(
+            "mlops:trainingCluster.idleSecondsBeforeScaleDown has no meaning on SageMaker (no idle cluster; warm "
+            "pools do not work with managed spot); remove it"
+        )
+    if bool(cluster.subnet_ids) != bool(cluster.security_group_ids):
+        problems.append(
+            "mlops:trainingCluster.subnetIds and securityGroupIds: SageMaker's VpcConfig needs both or neither"
+        )
+    bad_subnets = [s for s in cluster.subnet_ids if not AWS_SUBNET_ID.match(s)]
+    bad_groups = [g for g in cluster.security_group_ids if not AWS_SECURITY_GROUP_ID.match(g)]
+    if bad_subnets:
+        problems.append(f"mlops:trainingCluster.subnetIds = {bad_subnets}: not subnet ids (subnet-0123abcd...)")
+    if bad_groups:
+        problems.append(f"mlops:trainingCluster.securityGroupIds = {bad_groups}: not security group ids (sg-...)")
+
+    if "auth_mode" in endpoint.model_fields_set:
+        problems.append(
+            f"mlops:endpoint.authMode = {endpoint.auth_mode!r}: SageMaker endpoints accept only IAM (SigV4) "
+            f"callers, there are no keys or tokens to choose; remove it"
+        )
+    if endpoint.scale_rule.metric != "requests":
+        problems.append(
+            f"mlops:endpoint.scaleRule.metric = {endpoint.scale_rule.metric!r}: cloud aws scales on 'requests' "
+            f"only (SageMakerVariantInvocationsPerInstance; target = invocations per instance per minute)"
+        )
+    model = endpoint.bootstrap_model
+    if model is not None:
+        if not MODEL_ARCHIVE_KEY.match(model) or ".." in model:
+            problems.append(
+                f"mlops:endpoint.bootstrapModel = {model!r}: on cloud aws give the key of a model.tar.gz in this "
+                f"stack's artifact bucket, e.g. models/churn/1/model.tar.gz (no s3:// and no leading '/')"
+            )
+        if aws.serving_image is None:
+            problems.append(
+                "mlops:aws.servingImage is required with endpoint.bootstrapModel: the ECR image that serves it"
+            )
+    elif aws.serving_image is not None:
+        problems.append("mlops:aws.servingImage is only used with endpoint.bootstrapModel; set both or remove it")
+
+    if aws.sagemaker_domain:
+        if aws.vpc_id is None:
+            problems.append("mlops:aws.vpcId is required with aws.sagemakerDomain: the VPC the domain lives in")
+        if not cluster.subnet_ids:
+            problems.append(
+                "mlops:trainingCluster.subnetIds is empty: aws.sagemakerDomain needs the private subnets "
+                "(and securityGroupIds) it shares with training"
+            )
+    elif aws.vpc_id is not None:
+        problems.append("mlops:aws.vpcId is only used by the SageMaker domain; set aws.sagemakerDomain or remove it")
+
+    classes = aws.storage_classes
+    for index, tier in enumerate(stack.artifacts.tiers):
+        key = f"mlops:artifacts.tiers[{index}]"
+        cool, archive = tier.cool_after_days, tier.archive_after_days
+        if classes.cool in S3_IA_CLASSES and cool is not None and cool < S3_IA_MIN_DAYS:
+            problems.append(
+                f"{key}.coolAfterDays = {cool}: S3 moves objects to {classes.cool} only after {S3_IA_MIN_DAYS} "
+                f"days; raise it or set aws.storageClasses.cool: INTELLIGENT_TIERING"
+            )
+        if (
+            classes.cool in S3_IA_CLASSES
+            and cool is not None
+            and archive is not None
+            and archive - cool < S3_IA_MIN_DAYS
+        ):
+            problems.append(
+                f"{key}: archiveAfterDays ({archive}) must be at least {S3_IA_MIN_DAYS} days after coolAfterDays "
+                f"({cool}): S3 keeps objects in {classes.cool} for {S3_IA_MIN_DAYS} days before moving them on"
+            )
+
+    if budget.currency != "USD":
+        problems.append(f"mlops:budget.currency = {budget.currency!r}: AWS Budgets cost budgets are in USD")
+    if len(budget.thresholds) > AWS_MAX_BUDGET_NOTIFICATIONS:
+        problems.append(
+            f"mlops:budget.thresholds has {len(budget.thresholds)} entries: AWS Budgets allows at most "
+            f"{AWS_MAX_BUDGET_NOTIFICATIONS} notifications per budget"
+        )
+    if len(budget.contact_emails) > AWS_MAX_EMAIL_SUBSCRIBERS:
+        problems.append(
+            f"mlops:budget.contactEmails has {len(budget.contact_emails)} addresses: AWS Budgets allows at most "
+            f"{AWS_MAX_EMAIL_SUBSCRIBERS} e-mail subscribers per notification (use aws.budgetSnsTopicArn)"
+        )
+    return problems
+
+
 # --- Kubernetes: a spot GPU node pool and blue/green model serving on an existing cluster ---------
 
 EC2_GPU_FAMILIES = re.compile(r"^(g4dn|g5|g6|g6e|gr6|p3|p3dn|p4d|p4de|p5|p5e)\.[0-9]*x?large$")
@@ -610,6 +828,7 @@ class StackSettings(_Section):
     artifacts: ArtifactSettings = Field(default_factory=ArtifactSettings)
     budget: BudgetSettings
     kubernetes: KubernetesField = None
+    aws: AwsSettings = Field(default_factory=AwsSettings)
 
     @field_validator("name_prefix")
     @classmethod
@@ -640,6 +859,18 @@ class StackSettings(_Section):
                 f"endpoint.instanceType: unknown SKU '{self.endpoint.instance_type}' for cloud {self.cloud}; "
                 f"allowed: {_ALLOWED_SKUS[(self.cloud, 'cpu')][1]} or {_ALLOWED_SKUS[(self.cloud, 'gpu')][1]}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _aws_rules(self) -> StackSettings:
+        """SageMaker/S3/Budgets rules (see `aws_stack_problems`); `mlops:aws` only on cloud aws."""
+        if self.cloud != "aws":
+            if "aws" in self.model_fields_set:
+                raise ValueError(f"mlops:aws applies to cloud aws only; this stack's cloud is {self.cloud}; remove it")
+            return self
+        problems = aws_stack_problems(self)
+        if problems:
+            raise ValueError("\n  - ".join(problems))
         return self
 
     @property
