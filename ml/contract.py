@@ -112,13 +112,24 @@ class BudgetRef(_Strict):
 
 
 class KubernetesServingRef(_Strict):
-    """Blue/green serving on a cluster: a rollout is a sequence of weight changes on `route_name`."""
+    """Blue/green serving on a cluster: a rollout is a sequence of weight changes on `route_name`.
+
+    `deployments` are also the colours' HPA and PDB names; `min_replicas`/`max_replicas` are each
+    colour's HPA bounds from config (a colour at weight 0 runs 0 replicas). `cluster_name`,
+    `cluster_resource_group` (AKS) and `kube_context` say how to reach the cluster's API.
+    """
 
     namespace: str
     route_name: str
     services: dict[str, str]
     weights: dict[str, int]
     model_uris: dict[str, str] = Field(default_factory=dict)
+    deployments: dict[str, str] = Field(default_factory=dict)
+    min_replicas: dict[str, int] = Field(default_factory=dict)
+    max_replicas: dict[str, int] = Field(default_factory=dict)
+    cluster_name: str | None = None
+    cluster_resource_group: str | None = None
+    kube_context: str | None = None
 
 
 class PlatformOutputs(_Strict):

@@ -17,6 +17,7 @@ from infra.azure.inference_endpoint import InferenceEndpoint, InferenceEndpointA
 from infra.azure.training_cluster import GpuTrainingCluster, GpuTrainingClusterArgs
 from infra.azure.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
+from infra.kubernetes.platform import build_kubernetes_serving
 from ml.contract import SCHEMA_VERSION
 
 
@@ -147,4 +148,7 @@ class AzurePlatform(pulumi.ComponentResource):
                 "thresholds_percent": [t.percent for t in settings.budget.thresholds],
             },
         }
+        kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_uri)
+        if kubernetes is not None:
+            self.contract_fields["kubernetes"] = kubernetes
         self.register_outputs({})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pulumi
@@ -29,6 +30,7 @@ _AZURE_NAME_INPUTS = {
     "azure-native:machinelearningservices:OnlineDeployment": "deploymentName",
     "azure-native:monitor:AutoscaleSetting": "autoscaleSettingName",
     "azure-native:consumption:Budget": "budgetName",
+    "azure-native:containerservice:AgentPool": "agentPoolName",
 }
 
 
@@ -56,12 +58,26 @@ def fill_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     return state
 
 
+def _placeholder_kubeconfig(cluster: str) -> str:
+    server = f"https://{cluster}.hcp.westeurope.azmk8s.io:443"
+    document = (
+        f"apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    server: {server}\n"
+        f"contexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: offline-plan\n"
+        f"current-context: {cluster}\nusers:\n- name: offline-plan\n  user: {{}}\n"
+    )
+    return base64.b64encode(document.encode()).decode()
+
+
 INVOKES = {
     "azure-native:authorization:getClientConfig": lambda _: {
         "clientId": "22222222-2222-2222-2222-222222222222",
         "objectId": "33333333-3333-3333-3333-333333333333",
         "subscriptionId": SUBSCRIPTION_ID,
         "tenantId": TENANT_ID,
+    },
+    # A placeholder kubeconfig (base64, as the API returns it) for the AKS serving provider.
+    "azure-native:containerservice:listManagedClusterUserCredentials": lambda args: {
+        "kubeconfigs": [{"name": "clusterUser", "value": _placeholder_kubeconfig(args.get("resourceName", "aks"))}]
     },
     "azure-native:machinelearningservices:listOnlineEndpointKeys": lambda _: {
         "primaryKey": "offline-plan-placeholder-key",
@@ -132,4 +148,15 @@ KEY_INPUTS: dict[str, Summary] = {
     ),
     "azure-native:monitor:AutoscaleSetting": _autoscale,
     "azure-native:consumption:Budget": _budget,
+    "azure-native:containerservice:AgentPool": pick_paths(
+        "vmSize",
+        "scaleSetPriority",
+        "scaleSetEvictionPolicy",
+        "spotMaxPrice",
+        "enableAutoScaling",
+        "minCount",
+        "maxCount",
+        "nodeTaints",
+        "nodeLabels",
+    ),
 }
