@@ -798,13 +798,16 @@ def _kubernetes_for_cloud(value: KubernetesSettings | None, info: ValidationInfo
                 )
             if not cluster.subnet_ids:
                 problems.append("cluster.subnetIds is empty: the GPU node group needs at least one subnet id")
+            bad_subnets = [s for s in cluster.subnet_ids if not AWS_SUBNET_ID.match(s)]
+            if bad_subnets:
+                problems.append(f"cluster.subnetIds = {bad_subnets}: not subnet ids (subnet-0123abcd...)")
             if not EC2_GPU_FAMILIES.match(pool.instance_type):
                 problems.append(
                     f"gpuNodePool.instanceType: unknown GPU instance type '{pool.instance_type}' for EKS; allowed: "
                     f"an EC2 GPU type (g4dn/g5/g6/g6e/p3/p4d/p5.*, without the 'ml.' prefix)"
                 )
     if problems:
-        raise ValueError(f"for cloud {cloud}: " + "; ".join(problems))
+        raise ValueError(f"for cloud {cloud}:" + "".join(f"\n  - {NAMESPACE}:kubernetes.{p}" for p in problems))
     return value
 
 
