@@ -46,6 +46,8 @@ class AwsWorkspaceRef(_Strict):
     execution_role_arn: str
     mlflow_tracking_server_arn: str | None = None
     domain_id: str | None = None
+    kms_key_arn: str | None = None
+    """The stack's KMS key: jobs pass it as OutputDataConfig/Volume KmsKeyId so outputs use the stack's key."""
 
 
 class TrainingProfile(_Strict):

@@ -18,7 +18,7 @@ Summary = Callable[[dict[str, Any]], dict[str, Any]]
 Filler = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
-PROVIDER_MODULES = ("azure", "kubernetes")
+PROVIDER_MODULES = ("azure", "kubernetes", "aws")
 
 
 def pick_paths(*paths: str) -> Summary:
