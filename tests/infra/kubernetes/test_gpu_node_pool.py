@@ -14,7 +14,6 @@ from infra.kubernetes.node_pool import GpuNodePool, GpuNodePoolArgs
 from infra.kubernetes.platform import build_kubernetes_serving
 from ml.contract import KubernetesServingRef
 from ml.plan.offline import OfflinePlan
-from tests.infra.helpers import plan_stack
 from tests.infra.kubernetes.k8s_helpers import (
     NODE_ROLE,
     SUBNETS,
@@ -29,8 +28,8 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
 @pytest.fixture(scope="module")
-def aks() -> OfflinePlan:
-    return plan_stack("dev-k8s")
+def aks(dev_k8s_plan: OfflinePlan) -> OfflinePlan:
+    return dev_k8s_plan
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from infra.kubernetes.platform import build_kubernetes_serving
 from ml.contract import PlatformOutputs
 from ml.plan.offline import OfflinePlan, run_offline
 from ml.plan.stack_config import StackConfig
-from tests.infra.helpers import plan_stack, stack_config, with_changes
+from tests.infra.helpers import stack_config, with_changes
 from tests.infra.kubernetes.k8s_helpers import (
     container,
     k8s_config,
@@ -52,8 +52,8 @@ def prod_k8s_config() -> StackConfig:
 
 
 @pytest.fixture(scope="module")
-def dev() -> OfflinePlan:
-    return plan_stack("dev-k8s")
+def dev(dev_k8s_plan: OfflinePlan) -> OfflinePlan:
+    return dev_k8s_plan
 
 
 @pytest.fixture(scope="module")
