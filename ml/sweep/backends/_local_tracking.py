@@ -1,0 +1,314 @@
+"""The local sweep's record in MLflow: a parent run per sweep, a nested run per trial.
+
+Why MLflow is the store: it is the system of record for runs and models, so `ml sweep status` and
+`ml sweep best` read the sweep back from it after the process that ran it is gone. The parent run
+(tag ``ml.sweep.role=parent``) holds the sweep state, counts and best trial as tags; every trial's
+run (``ml.sweep.role=trial``, ``mlflow.parentRunId``) holds its params, per-step metrics, state,
+restarts, and the estimated and measured cost.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ml.contract import PlatformOutputs
+from ml.errors import UserError
+from ml.sweep import trial as protocol
+from ml.sweep.backends.base import (
+    TAG_GIT_COMMIT,
+    TAG_MODEL_NAME,
+    TAG_STACK,
+    TAG_SWEEP_BACKEND,
+    TAG_SWEEP_ID,
+    TAG_SWEEP_NAME,
+    TAG_SWEEP_ROLE,
+    TAG_SWEEP_STATE,
+    TAG_TRIAL_NUMBER,
+    TAG_TRIAL_STATE,
+    SweepState,
+    SweepStatus,
+    TrialResult,
+    TrialState,
+)
+from ml.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+BACKEND = "local"
+TAG_OBJECTIVE_METRIC = "ml.objective.metric"
+TAG_OBJECTIVE_GOAL = "ml.objective.goal"
+TAG_TOTAL = "ml.sweep.total_trials"
+TAG_BEST_RUN = "ml.sweep.best_run_id"
+TAG_MESSAGE = "ml.trial.message"
+TAG_RESTARTS = "ml.trial.restarts"
+TAG_MODEL_URI = "ml.trial.model_uri"
+TAG_CURRENCY = "ml.cost.currency"
+METRIC_SECONDS = "trial_seconds"
+METRIC_COST_ESTIMATED = "cost_estimated"
+METRIC_COST_MEASURED = "cost_measured"
+_MLFLOW_STATUS = {
+    TrialState.COMPLETED: "FINISHED",
+    TrialState.PRUNED: "KILLED",
+    TrialState.STOPPED: "KILLED",
+    TrialState.FAILED: "FAILED",
+}
+
+
+def ensure_experiment(client: MlflowClient, outputs: PlatformOutputs, name: str) -> str:
+    """The experiment id; a new one keeps its artifacts in the stack's artifact store when it is a local path."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = None
+    if outputs.artifacts.uri.startswith("file:"):
+        location = f"{outputs.artifacts.uri.rstrip('/')}/mlflow/{_safe(name)}"
+    return str(client.create_experiment(name, artifact_location=location))
+
+
+def _safe(name: str) -> str:
+    return "".join(char if char.isalnum() or char in "-_." else "-" for char in name)
+
+
+class SweepRecorder:
+    """Writes one sweep to MLflow as it runs."""
+
+    def __init__(self, client: MlflowClient, outputs: PlatformOutputs, spec: SweepSpec, sweep_id: str) -> None:
+        self.client = client
+        self.outputs = outputs
+        self.spec = spec
+        self.sweep_id = sweep_id
+        self.experiment_id = ""
+        self.parent_run_id = ""
+
+    def start(self, *, total: int, git_commit: str | None, estimated_cost: float, currency: str) -> str:
+        """Create the parent run with the spec and the sweep's lineage; returns its id."""
+        spec = self.spec
+        self.experiment_id = ensure_experiment(self.client, self.outputs, spec.experiment_name)
+        tags = {
+            TAG_SWEEP_ID: self.sweep_id,
+            TAG_SWEEP_NAME: spec.name,
+            TAG_SWEEP_ROLE: "parent",
+            TAG_SWEEP_BACKEND: BACKEND,
+            TAG_SWEEP_STATE: SweepState.RUNNING.value,
+            TAG_STACK: self.outputs.stack,
+            TAG_MODEL_NAME: spec.registered_model_name,
+            TAG_OBJECTIVE_METRIC: spec.objective.metric,
+            TAG_OBJECTIVE_GOAL: spec.objective.goal,
+            TAG_TOTAL: str(total),
+            TAG_CURRENCY: currency,
+        }
+        if git_commit:
+            tags[TAG_GIT_COMMIT] = git_commit
+        run = self.client.create_run(self.experiment_id, run_name=self.sweep_id, tags=tags)
+        self.parent_run_id = run.info.run_id
+        policy = spec.early_termination
+        params = {
+            "sampling": spec.sampling.algorithm,
+            "seed": spec.sampling.seed,
+            "early_termination": policy.policy if policy else "none",
+            "max_total_trials": total,
+            "max_concurrent_trials": spec.limits.max_concurrent_trials,
+            "trial_timeout": spec.limits.trial_timeout,
+            "timeout": spec.limits.timeout,
+            "objective": f"{spec.objective.goal} {spec.objective.metric}",
+        }
+        self._log_params(self.parent_run_id, params)
+        self.client.log_dict(self.parent_run_id, spec.model_dump(mode="json"), "sweep_spec.json")
+        self.client.log_metric(self.parent_run_id, METRIC_COST_ESTIMATED, estimated_cost)
+        return self.parent_run_id
+
+    def start_trial(self, number: int, params: Mapping[str, Any], *, git_commit: str | None) -> str:
+        """Create a trial's run nested under the sweep's; the trial process attaches to it by id."""
+        tags = {
+            "mlflow.parentRunId": self.parent_run_id,
+            TAG_SWEEP_ID: self.sweep_id,
+            TAG_SWEEP_ROLE: "trial",
+            TAG_SWEEP_BACKEND: BACKEND,
+            TAG_TRIAL_NUMBER: str(number),
+            TAG_TRIAL_STATE: TrialState.RUNNING.value,
+        }
+        if git_commit:
+            tags[TAG_GIT_COMMIT] = git_commit
+        run = self.client.create_run(self.experiment_id, run_name=f"{self.sweep_id}-trial-{number}", tags=tags)
+        self._log_params(run.info.run_id, params)
+        return str(run.info.run_id)
+
+    def log_reports(self, run_id: str, reports: Iterable[protocol.Report]) -> None:
+        """Per-step metrics, as the trial reported them."""
+        from mlflow.entities import Metric
+
+        metrics = [
+            Metric(key=name, value=value, timestamp=int(report.time * 1000), step=report.step)
+            for report in reports
+            for name, value in report.metrics.items()
+        ]
+        for start in range(0, len(metrics), 900):
+            self.client.log_batch(run_id, metrics=metrics[start : start + 900])
+
+    def set_trial_tag(self, run_id: str, key: str, value: str) -> None:
+        self.client.set_tag(run_id, key, value)
+
+    def finish_trial(self, result: TrialResult, *, restarts: int, message: str | None, log_file: Path | None) -> None:
+        """The trial's final state, time, costs and output; its run ends FINISHED, KILLED or FAILED."""
+        from mlflow.entities import Metric
+
+        assert result.run_id is not None
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(METRIC_SECONDS, result.seconds or 0.0, now, 0),
+            Metric(METRIC_COST_ESTIMATED, result.estimated_cost or 0.0, now, 0),
+            Metric(METRIC_COST_MEASURED, result.cost or 0.0, now, 0),
+        ]
+        tags = {TAG_TRIAL_STATE: result.state.value, TAG_RESTARTS: str(restarts)}
+        if message:
+            tags[TAG_MESSAGE] = message[:4000]
+        if result.model_uri:
+            tags[TAG_MODEL_URI] = result.model_uri
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(result.run_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])
+        if log_file is not None and log_file.exists():
+            self.client.log_artifact(result.run_id, str(log_file))
+        self.client.set_terminated(result.run_id, status=_MLFLOW_STATUS.get(result.state, "FAILED"))
+
+    def model_uri(self, run_id: str) -> str | None:
+        """The model the trial logged (MLflow 3 logged models), if any."""
+        models = self.client.search_logged_models(
+            experiment_ids=[self.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+        return str(models[0].model_uri) if models else None
+
+    def update(self, status: SweepStatus) -> None:
+        """Counts and the best trial so far on the parent run, so `ml sweep status` sees progress."""
+        from mlflow.entities import RunTag
+
+        tags = {
+            TAG_SWEEP_STATE: status.state.value,
+            "ml.sweep.completed": str(status.completed),
+            "ml.sweep.pruned": str(status.pruned),
+            "ml.sweep.failed": str(status.failed),
+            "ml.sweep.running": str(status.running),
+        }
+        if status.best is not None and status.best.run_id:
+            tags[TAG_BEST_RUN] = status.best.run_id
+        self.client.log_batch(self.parent_run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def finish(self, status: SweepStatus, *, artifacts: Iterable[Path]) -> None:
+        """Final counts, best value and measured cost on the parent run, and the plot."""
+        from mlflow.entities import Metric
+
+        self.update(status)
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(METRIC_COST_MEASURED, status.cost or 0.0, now, 0),
+            Metric("trials_completed", status.completed, now, 0),
+            Metric("trials_pruned", status.pruned, now, 0),
+            Metric("trials_failed", status.failed, now, 0),
+        ]
+        if status.best is not None and status.best.value is not None:
+            metrics.append(Metric(f"best_{self.spec.objective.metric}", status.best.value, now, 0))
+        self.client.log_batch(self.parent_run_id, metrics=metrics)
+        for path in artifacts:
+            self.client.log_artifact(self.parent_run_id, str(path))
+        final = {SweepState.COMPLETED: "FINISHED", SweepState.STOPPED: "KILLED"}.get(status.state, "FAILED")
+        self.client.set_terminated(self.parent_run_id, status=final)
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        entries = [Param(key, _param_text(value)) for key, value in params.items() if value is not None]
+        self.client.log_batch(run_id, params=entries)
+
+
+def _param_text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+# --- reading a sweep back ------------------------------------------------------------------------------
+
+
+def _sweep_runs(client: MlflowClient, sweep_id: str) -> tuple[Run, list[Run]]:
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(
+        experiment_ids=experiments, filter_string=f"tags.`{TAG_SWEEP_ID}` = '{sweep_id}'", max_results=50_000
+    )
+    parents = [r for r in runs if r.data.tags.get(TAG_SWEEP_ROLE) == "parent"]
+    if not parents:
+        raise UserError(
+            f"no sweep '{sweep_id}' in the tracking store; `ml sweep run` prints the id of each sweep "
+            f"(and `ml sweep status` with no id shows the latest)"
+        )
+    trials = [r for r in runs if r.data.tags.get(TAG_SWEEP_ROLE) == "trial"]
+    return parents[0], trials
+
+
+def _trial_result(run: Run, metric: str, currency: str) -> TrialResult:
+    tags = run.data.tags
+    state = TrialState(tags.get(TAG_TRIAL_STATE, TrialState.RUNNING.value))
+    if state is TrialState.RUNNING and run.info.status in ("FAILED", "KILLED"):
+        state = TrialState.FAILED  # the sweep process died before recording the trial
+    metrics = run.data.metrics
+    return TrialResult(
+        trial_id=tags.get(TAG_TRIAL_NUMBER, run.info.run_id),
+        state=state,
+        params=dict(run.data.params),
+        metric=metric,
+        value=metrics.get(metric),
+        run_id=run.info.run_id,
+        model_uri=tags.get(TAG_MODEL_URI),
+        seconds=metrics.get(METRIC_SECONDS),
+        cost=metrics.get(METRIC_COST_MEASURED),
+        estimated_cost=metrics.get(METRIC_COST_ESTIMATED),
+        currency=currency,
+    )
+
+
+def pick_best(results: Iterable[TrialResult], goal: str) -> TrialResult | None:
+    """The completed trial with the best value for the goal (ties: the earliest trial)."""
+    completed = [r for r in results if r.state is TrialState.COMPLETED and r.value is not None]
+    if not completed:
+        return None
+    sign = 1.0 if goal == "maximize" else -1.0
+    return max(completed, key=lambda r: (sign * (r.value or 0.0), -_number(r.trial_id)))
+
+
+def _number(trial_id: str) -> int:
+    return int(trial_id) if trial_id.isdigit() else 0
+
+
+def read_status(client: MlflowClient, sweep_id: str) -> tuple[SweepStatus, list[TrialResult]]:
+    """The sweep's status and every trial, from the tracking store."""
+    parent, runs = _sweep_runs(client, sweep_id)
+    tags = parent.data.tags
+    metric = tags.get(TAG_OBJECTIVE_METRIC, "")
+    goal = tags.get(TAG_OBJECTIVE_GOAL, "maximize")
+    currency = tags.get(TAG_CURRENCY, "USD")
+    results = sorted((_trial_result(run, metric, currency) for run in runs), key=lambda r: _number(r.trial_id))
+    state = SweepState(tags.get(TAG_SWEEP_STATE, SweepState.RUNNING.value))
+    if state is SweepState.RUNNING and parent.info.status in ("FAILED", "KILLED"):
+        state = SweepState.FAILED
+    count = {s: sum(1 for r in results if r.state is s) for s in TrialState}
+    status = SweepStatus(
+        sweep_id=sweep_id,
+        backend=BACKEND,
+        state=state,
+        total=int(tags.get(TAG_TOTAL, len(results))),
+        running=count[TrialState.RUNNING],
+        completed=count[TrialState.COMPLETED],
+        pruned=count[TrialState.PRUNED],
+        failed=count[TrialState.FAILED] + count[TrialState.STOPPED],
+        best=pick_best(results, goal),
+        parent_run_id=parent.info.run_id,
+        cost=sum(r.cost or 0.0 for r in results),
+        currency=currency,
+        model_name=tags.get(TAG_MODEL_NAME),
+        experiment=client.get_experiment(parent.info.experiment_id).name,
+        git_commit=tags.get(TAG_GIT_COMMIT),
+    )
+    return status, results

@@ -1,0 +1,377 @@
+"""The local sweep backend: Optuna picks parameters, trials run as processes, MLflow records all.
+
+Why this shape: it is the embedded default, so it must behave like the cloud backends on one
+machine. One scheduler loop in this process owns the Optuna study (ask/tell, in memory) and up to
+``max_concurrent_trials`` trial processes. Each trial:
+
+- is started with the spec's command, its placeholders replaced by the sampled values, in the
+  spec's code directory, attached to its own MLflow run (``MLFLOW_RUN_ID``, nested under the
+  sweep's run) so the script can log its model there;
+- reports metrics through `ml.sweep.trial` (a JSON-lines file); the loop reads new lines, logs
+  them to MLflow, feeds the objective to Optuna and asks the early-termination pruner whether to
+  stop the trial, which it then does (STOP file, SIGTERM to the process group, SIGKILL after 5 s);
+- ends COMPLETED (exit 0 with an objective value: the last one reported), PRUNED, or FAILED (a
+  non-zero exit, no objective reported, or ``trial_timeout`` exceeded); the sweep goes on;
+- if it dies of a SIGTERM the sweep did not send (a spot eviction) and the sweep runs on spot
+  capacity, it is restarted up to ``spot.max_restarts`` times with the same checkpoint directory.
+
+The sweep stops launching at ``max_total_trials`` and stops everything at ``limits.timeout``.
+State is written to MLflow as it changes (see `_local_tracking`), so `status` and `best` work from
+any later process. At the end a PNG (history + importance) is saved and logged on the sweep's run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import optuna
+
+from ml.contract import PlatformOutputs
+from ml.cost.prices import price_for
+from ml.errors import UserError
+from ml.stack import local_home
+from ml.sweep.backends._local_process import TrialProcess, command_argv
+from ml.sweep.backends._local_sampling import sampler_for, suggest
+from ml.sweep.backends._local_tracking import TAG_RESTARTS, SweepRecorder, pick_best, read_status
+from ml.sweep.backends.base import (
+    ProgressCallback,
+    SweepBackend,
+    SweepRun,
+    SweepState,
+    SweepStatus,
+    TrialResult,
+    TrialState,
+    git_commit,
+    new_sweep_id,
+    resolve_compute,
+)
+from ml.sweep.cost import estimate, measured_cost
+from ml.sweep.plots import save_sweep_plot
+from ml.sweep.pruners import pruner_for
+from ml.sweep.spec import SweepSpec
+from ml.tracking import use_tracking
+
+POLL_SECONDS = 0.1
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+class LocalSweepBackend(SweepBackend):
+    """Runs a sweep on this machine; `submit` blocks until the sweep ends."""
+
+    name = "local"
+
+    def check(self, spec: SweepSpec, outputs: PlatformOutputs) -> None:
+        """Inputs must be local paths: trials read them from this machine's disk."""
+        for name, item in spec.inputs.items():
+            scheme = urlparse(item.path).scheme
+            if scheme not in ("", "file"):
+                raise UserError(
+                    f"sweep spec {spec.source}: inputs.{name}.path '{item.path}' is a {scheme}:// URI; the local "
+                    f"backend reads local paths only. Download it, or run on a cloud stack (--stack dev)."
+                )
+            path = _local_input(spec, item.path)
+            if not path.exists():
+                raise UserError(f"sweep spec {spec.source}: inputs.{name}.path {path} does not exist")
+        if not spec.code_dir().is_dir():
+            raise UserError(f"sweep spec {spec.source}: code directory {spec.code_dir()} does not exist")
+
+    def submit(
+        self, spec: SweepSpec, outputs: PlatformOutputs, *, on_progress: ProgressCallback | None = None
+    ) -> SweepRun:
+        self.check(spec, outputs)
+        return _LocalSweep(spec, outputs, on_progress).run()
+
+    def status(self, outputs: PlatformOutputs, sweep_id: str) -> SweepStatus:
+        status, _ = read_status(use_tracking(_prepared(outputs)), sweep_id)
+        return status
+
+    def best(self, outputs: PlatformOutputs, sweep_id: str) -> TrialResult:
+        status, _ = read_status(use_tracking(_prepared(outputs)), sweep_id)
+        if status.best is None:
+            raise UserError(
+                f"sweep '{sweep_id}' has no completed trial with an objective value yet "
+                f"({status.running} running, {status.pruned} pruned, {status.failed} failed); "
+                f"see `ml sweep status {sweep_id}`"
+            )
+        return status.best
+
+
+def _prepared(outputs: PlatformOutputs) -> PlatformOutputs:
+    """Create the directory of a local SQLite tracking store (SQLite does not create it)."""
+    uri = outputs.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return outputs
+
+
+def _local_input(spec: SweepSpec, path: str) -> Path:
+    parsed = urlparse(path)
+    local = Path(url2pathname(parsed.path)) if parsed.scheme == "file" else Path(path)
+    return local if local.is_absolute() else (spec.base_dir / local).resolve()
+
+
+def _checkpoint_root(outputs: PlatformOutputs, sweep_id: str) -> Path:
+    """Checkpoints live in the stack's artifact store (a local path on the local stack)."""
+    parsed = urlparse(outputs.artifacts.uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path)) / outputs.artifacts.checkpoint_prefix / sweep_id
+    return local_home() / "checkpoints" / sweep_id
+
+
+@dataclass
+class _Running:
+    process: TrialProcess
+    trial: optuna.Trial
+    params: dict[str, Any]
+    run_id: str
+    last_step: int | None = None
+    last_value: float | None = None
+
+
+class _LocalSweep:
+    """One sweep's scheduler loop; used once."""
+
+    def __init__(self, spec: SweepSpec, outputs: PlatformOutputs, on_progress: ProgressCallback | None) -> None:
+        self.spec = spec
+        self.outputs = outputs
+        self.on_progress = on_progress
+        self.sweep_id = new_sweep_id(spec)
+        self.compute = resolve_compute(spec, outputs)
+        self.price = price_for(self.compute.instance_type)
+        self.cost = estimate(spec, outputs)
+        self.total = spec.trial_budget()
+        self.commit = git_commit(spec.code_dir())
+        self.workdir = local_home() / "sweeps" / self.sweep_id
+        self.checkpoints = _checkpoint_root(outputs, self.sweep_id)
+        self.running: list[_Running] = []
+        self.results: list[TrialResult] = []
+        self.launched = 0
+        self.state = SweepState.RUNNING
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(
+            study_name=self.sweep_id,
+            direction=spec.objective.goal,
+            sampler=sampler_for(spec),
+            pruner=pruner_for(spec.early_termination),
+        )
+        self.recorder = SweepRecorder(use_tracking(_prepared(outputs)), outputs, spec, self.sweep_id)
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> SweepRun:
+        parent = self.recorder.start(
+            total=self.total, git_commit=self.commit, estimated_cost=self.cost.applicable, currency=self.price.currency
+        )
+        started = time.monotonic()
+        deadline = started + self.spec.limits.timeout if self.spec.limits.timeout else None
+        last_progress = 0.0
+        try:
+            while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    self._stop_all("sweep timeout", TrialState.STOPPED)
+                    self.state = SweepState.STOPPED
+                    break
+                changed = self._launch()
+                for entry in list(self.running):
+                    changed = self._poll(entry) or changed
+                if not self.running and self.launched >= self.total:
+                    break
+                now = time.monotonic()
+                if changed or now - last_progress > PROGRESS_EVERY_SECONDS:
+                    self._publish(changed)
+                    last_progress = now
+                time.sleep(POLL_SECONDS)
+        except BaseException:
+            self._stop_all("interrupted", TrialState.STOPPED)
+            self.state = SweepState.STOPPED
+            self.recorder.finish(self._status(), artifacts=[])
+            raise
+        if self.state is SweepState.RUNNING:
+            self.state = SweepState.COMPLETED if self._count(TrialState.COMPLETED) else SweepState.FAILED
+        plot = save_sweep_plot(
+            self.study,
+            self.workdir / "sweep.png",
+            metric=self.spec.objective.metric,
+            title=f"{self.sweep_id}: {self.spec.objective.goal} {self.spec.objective.metric}",
+        )
+        status = self._status()
+        self.recorder.finish(status, artifacts=[plot])
+        if self.on_progress is not None:
+            self.on_progress(status)
+        return SweepRun(
+            sweep_id=self.sweep_id, backend="local", status=status, parent_run_id=parent, artifacts={"plot": plot}
+        )
+
+    def _launch(self) -> bool:
+        launched = False
+        while self.launched < self.total and len(self.running) < self.spec.limits.max_concurrent_trials:
+            trial = self.study.ask()
+            params = suggest(trial, self.spec)
+            number = trial.number
+            run_id = self.recorder.start_trial(number, params, git_commit=self.commit)
+            env = {
+                **os.environ,
+                "MLFLOW_TRACKING_URI": self.outputs.tracking_uri,
+                "MLFLOW_REGISTRY_URI": self.outputs.tracking_uri,
+                "MLFLOW_RUN_ID": run_id,
+                "MLFLOW_EXPERIMENT_ID": self.recorder.experiment_id,
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "ML_SWEEP_ID": self.sweep_id,
+                "ML_TRIAL_NUMBER": str(number),
+            }
+            checkpoint_dir = self.checkpoints / f"trial-{number}"
+            env[self.spec.spot.checkpoint_env] = str(checkpoint_dir)
+            inputs = {name: str(_local_input(self.spec, item.path)) for name, item in self.spec.inputs.items()}
+            process = TrialProcess(
+                number=number,
+                argv=command_argv(self.spec.render_command(params, inputs)),
+                cwd=self.spec.code_dir(),
+                env=env,
+                workdir=self.workdir / f"trial-{number}",
+                checkpoint_dir=checkpoint_dir,
+            )
+            process.start()
+            self.running.append(_Running(process, trial, params, run_id))
+            self.launched += 1
+            launched = True
+        return launched
+
+    def _poll(self, entry: _Running) -> bool:
+        """Read the trial's reports, prune it if the policy says so, and handle its exit."""
+        if self._read_reports(entry):
+            entry.process.stop("pruned by early termination")
+            self._finish(entry, TrialState.PRUNED, f"pruned at step {entry.last_step}")
+            return True
+        process = entry.process
+        code = process.exit_code()
+        if code is None:
+            if process.elapsed() > self.spec.limits.trial_timeout:
+                process.stop("trial timeout")
+                self._read_reports(entry, prune=False)
+                self._finish(
+                    entry, TrialState.FAILED, f"exceeded limits.trial_timeout ({self.spec.limits.trial_timeout}s)"
+                )
+                return True
+            return False
+        pruned = self._read_reports(entry)  # lines written just before the exit
+        if pruned:
+            self._finish(entry, TrialState.PRUNED, f"pruned at step {entry.last_step} (it had already exited)")
+        elif code == 0 and entry.last_value is not None:
+            self._finish(entry, TrialState.COMPLETED, None)
+        elif code == 0:
+            self._finish(
+                entry,
+                TrialState.FAILED,
+                f"exited 0 without reporting '{self.spec.objective.metric}' (call ml.sweep.trial.report)",
+            )
+        elif process.was_evicted(code) and self.compute.spot and process.restarts < self.spec.spot.max_restarts:
+            process.restarts += 1
+            self.recorder.set_trial_tag(entry.run_id, TAG_RESTARTS, str(process.restarts))
+            process.start()
+        else:
+            evicted = process.was_evicted(code)
+            reason = "evicted (SIGTERM)" if evicted else f"exited with code {code}"
+            if evicted and not self.compute.spot:
+                reason += "; not restarted because the sweep does not run on spot (spot.enabled)"
+            elif evicted:
+                reason += f"; restarted {process.restarts} times already (spot.max_restarts)"
+            tail = process.log_tail(5).replace("\n", " | ")
+            self._finish(entry, TrialState.FAILED, f"{reason}: {tail}" if tail else reason)
+        return True
+
+    def _read_reports(self, entry: _Running, *, prune: bool = True) -> bool:
+        """Feed new reports to MLflow and Optuna; True when the pruner says stop."""
+        reports = entry.process.read_reports()
+        if not reports:
+            return False
+        self.recorder.log_reports(entry.run_id, reports)
+        metric = self.spec.objective.metric
+        should_prune = False
+        for report in reports:
+            if metric not in report.metrics:
+                continue
+            entry.last_value = report.metrics[metric]
+            if entry.last_step is not None and report.step <= entry.last_step:
+                continue  # a step repeated after a restart from an older checkpoint
+            entry.last_step = report.step
+            entry.trial.report(entry.last_value, report.step)
+            if prune and entry.trial.should_prune():
+                should_prune = True
+                break
+        return should_prune
+
+    def _finish(self, entry: _Running, state: TrialState, message: str | None) -> None:
+        process = entry.process
+        self.running.remove(entry)
+        seconds = process.billed_seconds
+        model_uri = self.recorder.model_uri(entry.run_id) if state is TrialState.COMPLETED else None
+        result = TrialResult(
+            trial_id=str(process.number),
+            state=state,
+            params=entry.params,
+            metric=self.spec.objective.metric,
+            value=entry.last_value,
+            run_id=entry.run_id,
+            model_uri=model_uri,
+            step=entry.last_step,
+            seconds=seconds,
+            cost=measured_cost(seconds, self.compute, self.price),
+            estimated_cost=self.cost.per_trial,
+            currency=self.price.currency,
+        )
+        if state is TrialState.COMPLETED:
+            self.study.tell(entry.trial, entry.last_value)
+        elif state is TrialState.PRUNED:
+            self.study.tell(entry.trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self.study.tell(entry.trial, state=optuna.trial.TrialState.FAIL)
+        self.results.append(result)
+        self.recorder.finish_trial(result, restarts=process.restarts, message=message, log_file=process.log_file)
+
+    def _stop_all(self, reason: str, state: TrialState) -> None:
+        for entry in list(self.running):
+            entry.process.stop(reason)
+            try:
+                self._read_reports(entry, prune=False)
+                self._finish(entry, state, reason)
+            except Exception:  # noqa: S112 -- recording must not keep other trials running
+                continue
+
+    # -- status -----------------------------------------------------------------------------------
+
+    def _count(self, state: TrialState) -> int:
+        return sum(1 for result in self.results if result.state is state)
+
+    def _status(self) -> SweepStatus:
+        best = pick_best(self.results, self.spec.objective.goal)
+        return SweepStatus(
+            sweep_id=self.sweep_id,
+            backend="local",
+            state=self.state,
+            total=self.total,
+            queued=self.total - self.launched,
+            running=len(self.running),
+            completed=self._count(TrialState.COMPLETED),
+            pruned=self._count(TrialState.PRUNED),
+            failed=self._count(TrialState.FAILED) + self._count(TrialState.STOPPED),
+            best=best,
+            parent_run_id=self.recorder.parent_run_id,
+            cost=sum(result.cost or 0.0 for result in self.results),
+            currency=self.price.currency,
+            model_name=self.spec.registered_model_name,
+            experiment=self.spec.experiment_name,
+            git_commit=self.commit,
+        )
+
+    def _publish(self, changed: bool) -> None:
+        status = self._status()
+        if changed:
+            self.recorder.update(status)
+        if self.on_progress is not None:
+            self.on_progress(replace(status))
