@@ -63,9 +63,16 @@ def eks_kubeconfig(cluster_name: str, region: str, endpoint: str | None, ca_data
 def _eks_kubeconfig(cluster: KubernetesClusterRef, region: str, parent: pulumi.Resource) -> pulumi.Output[str]:
     from pulumi_aws import eks
 
-    found = eks.get_cluster_output(name=cluster.name, opts=pulumi.InvokeOutputOptions(parent=parent))
+    found = eks.get_cluster_output(name=cluster.name, region=region, opts=pulumi.InvokeOutputOptions(parent=parent))
+
+    def ca_data(authorities: list[Any] | None) -> str | None:
+        if not authorities:
+            return None
+        first = authorities[0]
+        return first.get("data") if isinstance(first, dict) else first.data
+
     return pulumi.Output.all(found.endpoint, found.certificate_authorities).apply(
-        lambda values: eks_kubeconfig(cluster.name, region, values[0], values[1][0].data if values[1] else None)
+        lambda values: eks_kubeconfig(cluster.name, region, values[0], ca_data(values[1]))
     )
 
 

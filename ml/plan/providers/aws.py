@@ -187,6 +187,16 @@ INVOKES = {
         "partition": "aws",
         "reverseDnsPrefix": "com.amazonaws",
     },
+    # The existing EKS cluster Kubernetes serving connects to (endpoint and CA for its kubeconfig).
+    "aws:eks/getCluster:getCluster": lambda args: {
+        "name": args.get("name"),
+        "id": args.get("name"),
+        "arn": f"arn:aws:eks:{args.get('region') or DEFAULT_REGION}:{ACCOUNT_ID}:cluster/{args.get('name')}",
+        "endpoint": f"https://{_digest(str(args.get('name')), 32).upper()}.gr7.{args.get('region') or DEFAULT_REGION}"
+        ".eks.amazonaws.com",
+        "certificateAuthorities": [{"data": "T0ZGTElORS1QTEFOLVBMQUNFSE9MREVSLUNB"}],
+        "status": "ACTIVE",
+    },
 }
 
 
@@ -311,4 +321,14 @@ KEY_INPUTS: dict[str, Summary] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm_summary,
     "aws:budgets/budget:Budget": _budget_summary,
     "aws:costexplorer/costAllocationTag:CostAllocationTag": pick_paths("tagKey", "status"),
+    "aws:eks/nodeGroup:NodeGroup": pick_paths(
+        "capacityType",
+        "amiType",
+        "instanceTypes",
+        "scalingConfig.minSize",
+        "scalingConfig.maxSize",
+        "scalingConfig.desiredSize",
+        "taints",
+        "labels",
+    ),
 }

@@ -1,9 +1,9 @@
 """Helpers for the Kubernetes tests: the committed AKS stack, an EKS variant, components under mocks.
 
-Why a direct component runner: the EKS side of `GpuNodePool` and of the cluster provider must be
-tested before (and independently of) the AWS platform program. It uses the offline plan's own
-provider mocks, records each registration's real inputs the same way, and runs with
-preview=False so every apply runs.
+Why a direct component runner too: variants no committed stack has (on-demand pools, both clouds
+in one program) are built from the component itself. It uses the offline plan's own provider
+mocks, records each registration's real inputs the same way, and runs with preview=False so
+every apply runs.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def kubernetes_section(config: StackConfig | None = None) -> dict[str, Any]:
 
 
 def eks_config() -> StackConfig:
-    """dev-k8s moved to cloud aws: an EKS cluster reference and an EC2 GPU instance type."""
+    """The committed dev-aws stack plus dev-k8s's kubernetes section pointed at an EKS cluster."""
     section = kubernetes_section()
     section["cluster"] = {"name": "eks-ml-dev", "nodeRoleArn": NODE_ROLE, "subnetIds": SUBNETS}
     section["gpuNodePool"]["instanceType"] = "g5.xlarge"
@@ -47,23 +47,7 @@ def eks_config() -> StackConfig:
     section["serving"]["serviceAccountAnnotations"] = {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/model-serving"
     }
-    return with_changes(
-        k8s_config(),
-        {
-            "cloud": "aws",
-            "location": "eu-west-1",
-            "keyVault": None,
-            "network": {"publicNetworkAccess": False, "allowedIpRanges": []},
-            "trainingCluster.instanceType": "ml.g5.xlarge",
-            "trainingCluster.cpuCluster": None,
-            "trainingCluster.idleSecondsBeforeScaleDown": None,
-            "endpoint.instanceType": "ml.m5.large",
-            "endpoint.authMode": None,
-            "endpoint.scaleRule": {"metric": "requests", "target": 100},
-            "kubernetes": section,
-        },
-        stack="dev-eks",
-    )
+    return with_changes(stack_config("dev-aws"), {"kubernetes": section}, stack="dev-aws-k8s")
 
 
 def settings_of(config: StackConfig) -> StackSettings:

@@ -1,7 +1,7 @@
-"""GpuNodePool: an AKS spot agent pool (from the committed stack) and an EKS spot node group.
+"""GpuNodePool: an AKS spot agent pool (dev-k8s) and an EKS spot node group (dev-aws + kubernetes).
 
-The EKS side runs the component (and the cluster provider) directly under the plan's mocks,
-with settings validated from an EKS variant of the dev-k8s stack.
+Both run the whole program under the plan's mocks; the on-demand variants run the component
+directly, for both clouds in one program.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import json
 import pytest
 
 from infra.kubernetes.node_pool import GpuNodePool, GpuNodePoolArgs
-from infra.kubernetes.platform import build_kubernetes_serving
-from ml.contract import KubernetesServingRef
-from ml.plan.offline import OfflinePlan
+from ml.contract import PlatformOutputs
+from ml.plan.offline import OfflinePlan, run_offline
+from ml.plan.render import key_inputs
 from tests.infra.kubernetes.k8s_helpers import (
     NODE_ROLE,
     SUBNETS,
+    container,
     eks_config,
     record_components,
     settings_of,
@@ -33,11 +34,9 @@ def aks(dev_k8s_plan: OfflinePlan) -> OfflinePlan:
 
 
 @pytest.fixture(scope="module")
-def eks() -> tuple[OfflinePlan, dict[str, object]]:
-    settings = settings_of(eks_config())
-    contract: dict[str, object] = {}
-    plan = record_components(lambda parent: contract.update(build_kubernetes_serving(settings, parent) or {}))
-    return plan, contract
+def eks() -> OfflinePlan:
+    """The whole AWS program (dev-aws) with an EKS kubernetes section."""
+    return run_offline(eks_config())
 
 
 def test_aks_pool_is_a_spot_user_pool_that_scales_from_zero(aks: OfflinePlan) -> None:
@@ -69,8 +68,8 @@ def test_aks_pool_taints_keep_non_gpu_pods_off_and_labels_select_it(aks: Offline
     }
 
 
-def test_eks_node_group_is_spot_gpu_ami_and_scales_from_zero(eks: tuple[OfflinePlan, dict[str, object]]) -> None:
-    plan, _ = eks
+def test_eks_node_group_is_spot_gpu_ami_and_scales_from_zero(eks: OfflinePlan) -> None:
+    plan = eks
     assert not plan.of_type(AGENT_POOL)
     group = plan.one(NODE_GROUP).inputs
     assert (group["clusterName"], group["nodeGroupName"]) == ("eks-ml-dev", "gpuspot")
@@ -82,12 +81,17 @@ def test_eks_node_group_is_spot_gpu_ami_and_scales_from_zero(eks: tuple[OfflineP
     assert group["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
     assert group["labels"] == {"team": "ml-platform", "accelerator": "nvidia", "mlops/pool": "gpuspot"}
     assert group["tags"]["managed-by"] == "pulumi"
+    shown = key_inputs(plan.one(NODE_GROUP))
+    assert (shown["capacityType"], shown["amiType"], shown["minSize"], shown["maxSize"]) == (
+        "SPOT",
+        "AL2023_x86_64_NVIDIA",
+        0,
+        2,
+    )
 
 
-def test_eks_serving_uses_a_token_exec_kubeconfig_and_exports_the_contract(
-    eks: tuple[OfflinePlan, dict[str, object]],
-) -> None:
-    plan, contract = eks
+def test_eks_serving_uses_a_token_exec_kubeconfig_and_exports_the_contract(eks: OfflinePlan) -> None:
+    plan = eks
     provider = plan.one("pulumi:providers:kubernetes").inputs
     kubeconfig = json.loads(unsecret(provider["kubeconfig"]))
     assert provider["kubeconfig"] != unsecret(provider["kubeconfig"]), "kubeconfig must be a secret"
@@ -96,9 +100,18 @@ def test_eks_serving_uses_a_token_exec_kubeconfig_and_exports_the_contract(
     assert exec_args[4:6] == ["--region", "eu-west-1"]
     account = plan.one("kubernetes:core/v1:ServiceAccount").inputs["metadata"]["annotations"]
     assert account == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/model-serving"}
-    ref = KubernetesServingRef.model_validate(contract)
+    assert kubeconfig["clusters"][0]["cluster"]["server"].endswith(".eu-west-1.eks.amazonaws.com")
+    # On AWS the pods resolve models:/ URIs through the stack's SageMaker MLflow tracking server.
+    env = {e["name"]: e["value"] for e in container(plan, "blue")["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == plan.outputs["tracking_uri"]
+    assert env["MLFLOW_TRACKING_URI"].startswith("arn:aws:sagemaker:eu-west-1:")
+    ref = PlatformOutputs.model_validate(plan.outputs).kubernetes
+    assert ref is not None
     assert (ref.cluster_name, ref.cluster_resource_group) == ("eks-ml-dev", None)
     assert ref.weights == {"blue": 100, "green": 0}
+    components = {r.name: r.type for r in plan.resources if not r.custom}
+    assert components["gpu-pool"] == "mlops:kubernetes:GpuNodePool"
+    assert components["model-serving"] == "mlops:kubernetes:ModelServing"
 
 
 def test_on_demand_pools_when_spot_is_turned_off() -> None:
