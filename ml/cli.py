@@ -25,8 +25,10 @@ app = typer.Typer(
 def _register_commands() -> None:
     """Attach each job's commands; each module owns its own options and help."""
     from ml.plan.cli import register as register_plan
+    from ml.sweep.cli import register as register_sweep
 
     register_plan(app)
+    register_sweep(app)
 
 
 @app.callback()
