@@ -29,6 +29,7 @@ class PlannedResource:
     protect: bool
     inputs: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,6 +90,7 @@ def run_offline(config: StackConfig, *, record_into: dict[str, PlannedResource] 
                     protect=bool(request.protect),
                     inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
                     state=dict(registration.state) if registration is not None else {},
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             return response
 
@@ -114,8 +116,12 @@ def run_offline(config: StackConfig, *, record_into: dict[str, PlannedResource] 
             if isinstance(value, pulumi.Output) and await value.is_secret():
                 secret_exports.add(name)
 
-        checks = [pulumi.Output.from_input(secret(name, value)) for name, value in exported.items()]
-        return pulumi.Output.all(built, *checks)
+        async def mark_secrets() -> None:
+            for name, value in exported.items():
+                await secret(name, value)
+
+        marked: pulumi.Output[None] = pulumi.Output.from_input(mark_secrets())
+        return pulumi.Output.all(built, marked)
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)

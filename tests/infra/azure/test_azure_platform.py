@@ -250,3 +250,11 @@ def test_endpoint_keys_leave_the_stack_only_as_secrets(dev: OfflinePlan, prod: O
     assert dev.secret_exports == {"platformSecrets"}
     # prod uses AAD tokens: there is no key to export.
     assert prod.secret_exports == frozenset()
+
+
+def test_pulumi_leaves_rollout_owned_fields_alone(prod: OfflinePlan) -> None:
+    """`ml deploy` owns traffic and the served model; a later `pulumi up` must not revert them."""
+    endpoint = prod.one("azure-native:machinelearningservices:OnlineEndpoint")
+    assert set(endpoint.ignore_changes) == {"properties.traffic", "properties.mirrorTraffic"}
+    deployment = prod.one("azure-native:machinelearningservices:OnlineDeployment")
+    assert set(deployment.ignore_changes) == {"properties.model", "sku"}
