@@ -488,3 +488,9 @@ def test_exports_exactly_the_contract(dev: OfflinePlan, prod: OfflinePlan) -> No
     assert prod_outputs.endpoint.autoscale.max_instances == 10
     assert prod_outputs.budget.monthly_amount == 5000
     assert prod.secret_exports == frozenset()  # SageMaker endpoints have no keys to export
+
+
+def test_pulumi_never_reverts_a_rolled_out_endpoint_config(plan: OfflinePlan) -> None:
+    """Rollouts point the endpoint at new configs; a later `pulumi up` must leave that alone."""
+    endpoint = plan.one("aws:sagemaker/endpoint:Endpoint")
+    assert endpoint.ignore_changes == ("endpointConfigName",)

@@ -135,3 +135,8 @@ def test_on_demand_pools_when_spot_is_turned_off() -> None:
     assert pool["scaleSetPriority"] == "Regular"
     assert "scaleSetEvictionPolicy" not in pool and "spotMaxPrice" not in pool
     assert pool["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
+
+
+def test_node_counts_belong_to_the_cluster_autoscaler(aks: OfflinePlan, eks: OfflinePlan) -> None:
+    assert aks.one(AGENT_POOL).ignore_changes == ("count",)
+    assert eks.one(NODE_GROUP).ignore_changes == ("scalingConfig.desiredSize",)
