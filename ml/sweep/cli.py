@@ -64,9 +64,10 @@ def render_status(status: SweepStatus, *, title: str | None = None) -> Group:
     best = status.best
     if best is not None and best.value is not None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
-        lines.append(
-            Text.from_markup(f"best so far: [bold]{best.metric}={best.value:.4f}[/] (trial {best.trial_id}: {params})")
-        )
+        line = Text("best so far: ")
+        line.append(f"{best.metric}={best.value:.4f}", style="bold")
+        line.append(f" (trial {best.trial_id}: {params})")
+        lines.append(line)
     else:
         lines.append(Text("best so far: none yet"))
     if status.cost is not None:
@@ -116,6 +117,8 @@ def run(
 
         result = backend.submit(sweep_spec, outputs, on_progress=on_progress)
         live.update(render_status(result.status))
+    if not console.is_terminal:
+        console.print()  # a non-terminal Live leaves the cursor after its last line
     remember_sweep(outputs, result.sweep_id)
     console.print(f"sweep id: [bold]{result.sweep_id}[/]", highlight=False)
     if result.parent_run_id:
