@@ -88,8 +88,9 @@ class BanditPruner(BasePruner):
         if math.isnan(value):
             return True
         direction = study.direction
-        at_step = values_at(study.get_trials(deepcopy=False), step)
-        if len(at_step) < 2:
+        others = values_at(study.get_trials(deepcopy=False), step, besides=trial)
+        if not others:
             return False
+        at_step = [*others, value]
         best = max(at_step) if direction == StudyDirection.MAXIMIZE else min(at_step)
         return is_worse(value, self.bar(best, direction), direction)

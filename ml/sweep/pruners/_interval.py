@@ -24,9 +24,9 @@ def is_evaluation_step(step: int, reported_steps: Iterable[int], *, delay: int, 
     return previous < window_start
 
 
-def values_at(trials: Iterable[FrozenTrial], step: int) -> list[float]:
-    """The finite values the given trials reported at exactly ``step``."""
-    values = (t.intermediate_values.get(step) for t in trials)
+def values_at(trials: Iterable[FrozenTrial], step: int, *, besides: FrozenTrial) -> list[float]:
+    """The finite values the trials other than ``besides`` reported at exactly ``step``."""
+    values = (t.intermediate_values.get(step) for t in trials if t.number != besides.number)
     return [v for v in values if v is not None and not math.isnan(v)]
 
 

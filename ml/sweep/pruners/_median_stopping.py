@@ -77,7 +77,9 @@ class MedianStoppingPruner(BasePruner):
         averages = [
             average
             for other in completed
-            if step in other.intermediate_values and (average := running_average(other, step)) is not None
+            if other.number != trial.number
+            and step in other.intermediate_values
+            and (average := running_average(other, step)) is not None
         ]
         if len(averages) < self._min_completed:
             return False

@@ -66,9 +66,9 @@ class TruncationSelectionPruner(BasePruner):
         value = trial.intermediate_values[step]
         if math.isnan(value):
             return True
-        at_step = values_at(study.get_trials(deepcopy=False), step)
-        cut = math.floor(len(at_step) * self._percentage / 100)
+        others = values_at(study.get_trials(deepcopy=False), step, besides=trial)
+        cut = math.floor((len(others) + 1) * self._percentage / 100)
         if cut == 0:
             return False
-        strictly_worse = sum(1 for other in at_step if is_worse(other, value, study.direction))
+        strictly_worse = sum(1 for other in others if is_worse(other, value, study.direction))
         return strictly_worse < cut

@@ -50,7 +50,9 @@ def main() -> None:
         time.sleep(args.sleep)
         state["step"] = step
         checkpoint.write_text(json.dumps(state))
-        trial.report(step, score=quality * step / args.steps, resumes=state["resumes"], resumed_from=state["resumed_from"])
+        trial.report(
+            step, score=quality * step / args.steps, resumes=state["resumes"], resumed_from=state["resumed_from"]
+        )
         if number == args.evict_trial and step == args.evict_at and state["resumes"] == 0:
             os.kill(os.getpid(), signal.SIGTERM)  # the spot reclaim: default action, the process dies
             time.sleep(5)
