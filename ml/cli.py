@@ -24,11 +24,15 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Attach each job's commands; each module owns its own options and help."""
+    from ml.deploy.cli import register as register_deploy
     from ml.plan.cli import register as register_plan
+    from ml.platform.cli import register as register_platform
     from ml.sweep.cli import register as register_sweep
 
     register_plan(app)
     register_sweep(app)
+    register_platform(app)
+    register_deploy(app)
 
 
 @app.callback()

@@ -1,0 +1,250 @@
+"""`ml deploy SPEC`, `ml deploy status|recover` and `ml rollback`: rollouts from the command line.
+
+Why a thin layer: everything that decides is in `ml.deploy.engine`; here the stack is resolved,
+the engine is wired to the stack's target, registry and audit trail, and its events are shown as
+they happen (one line per action, one row per gate decision with the measured values). A rollout
+that rolls back exits with code 1 and its reason; a problem with the input exits 2 (`UserError`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from ml.contract import PlatformOutputs
+from ml.deploy.audit import AuditTrail, audit_path, read_records
+from ml.deploy.engine import RolloutEngine, RolloutEvent, RolloutResult
+from ml.deploy.journal import Journal
+from ml.deploy.registry import Registry
+from ml.deploy.spec import load_spec
+from ml.deploy.target import target_for
+from ml.stack import local_home, resolve_outputs
+
+console = Console()
+_STACK = typer.Option("local", "--stack", "-s", help="Stack to deploy on: local, dev, prod, ...")
+_OUTPUTS = typer.Option(None, "--outputs", help="Platform outputs JSON (`pulumi stack output --json`)")
+_STYLE = {"pass": "green", "ok": "green", "fail": "red", "warning": "yellow", "info": "cyan"}
+
+
+class _SpecOrCommand(TyperGroup):
+    """`ml deploy SPEC` runs a rollout; `ml deploy status|recover` are subcommands."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer vendors its own click Context
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+deploy_app = typer.Typer(
+    cls=_SpecOrCommand,
+    help="Roll a registered model out with gates and automatic rollback: `ml deploy SPEC --stack S`.",
+    no_args_is_help=True,
+)
+
+
+def _outputs(stack: str, outputs_file: Path | None) -> PlatformOutputs:
+    return resolve_outputs(stack if outputs_file is None or stack != "local" else None, outputs_file)
+
+
+def journal_dir() -> Path:
+    """Where rollout journals live on this machine."""
+    return local_home() / "rollouts"
+
+
+def build_engine(
+    outputs: PlatformOutputs, endpoint: str | None = None, *, on_event: Any = None, poll_interval: float = 0.5
+) -> RolloutEngine:
+    """The engine wired to a stack's target, registry and audit trail."""
+    from ml.tracking import use_tracking
+
+    client = use_tracking(outputs)
+    target = target_for(outputs, endpoint)
+    return RolloutEngine(
+        outputs,
+        target,
+        registry=Registry(client),
+        audit=AuditTrail(outputs, client),
+        journal_dir=journal_dir(),
+        on_event=on_event,
+        poll_interval=poll_interval,
+    )
+
+
+def _print_event(event: RolloutEvent) -> None:
+    stamp = dt.datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
+    style = _STYLE.get(event.outcome, "white")
+    console.print(f"[dim]{stamp}[/] [{style}]{event.kind:>8}[/] {event.message}", highlight=False)
+
+
+def _gate_table(result: RolloutResult) -> Table:
+    table = Table(title=f"gate decisions ({result.rollout_id[:8]})", title_justify="left")
+    for column in ("traffic", "requests", "error rate", "p95 ms", "p99 ms", "result"):
+        table.add_column(column, justify="right" if column not in ("traffic", "result") else "left")
+    for event in result.events:
+        if event.kind != "gate" or not event.gates:
+            continue
+        metrics = event.gates["metrics"]
+        traffic = ", ".join(f"{k} {v}%" for k, v in (event.traffic or {}).items())
+        table.add_row(
+            traffic,
+            str(metrics["requests"]),
+            f"{metrics['error_rate']:.2%}",
+            "-" if metrics["p95_ms"] is None else f"{metrics['p95_ms']:.1f}",
+            "-" if metrics["p99_ms"] is None else f"{metrics['p99_ms']:.1f}",
+            "[green]pass[/]" if event.outcome == "pass" else "[red]fail[/]",
+        )
+    return table
+
+
+def _finish(result: RolloutResult | None) -> None:
+    if result is None:
+        return
+    if any(event.kind == "gate" for event in result.events):
+        console.print(_gate_table(result))
+    colour = "green" if result.ok else "red"
+    console.print(f"[bold {colour}]{result.outcome}[/]: {result.message}", highlight=False)
+    if result.rollback_seconds is not None:
+        console.print(
+            f"traffic back on the previous deployment {result.rollback_seconds:.2f}s after the failing decision"
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _interrupt_on_sigterm() -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@deploy_app.command("run", hidden=True)
+def run_command(
+    spec_file: Path = typer.Argument(..., help="Rollout spec (YAML), e.g. examples/deployments/canary.yaml"),
+    stack: str = _STACK,
+    outputs_file: Path | None = _OUTPUTS,
+) -> None:
+    """Roll out the spec's model; exit 1 when it was rolled back."""
+    spec = load_spec(spec_file)
+    outputs = _outputs(stack, outputs_file)
+    endpoint = spec.endpoint_for(outputs)
+    engine = build_engine(outputs, endpoint, on_event=_print_event)
+    _interrupt_on_sigterm()
+    try:
+        result = engine.run(spec)
+    finally:
+        engine.target.close()
+    _finish(result)
+
+
+@deploy_app.command("recover")
+def recover_command(
+    stack: str = _STACK,
+    outputs_file: Path | None = _OUTPUTS,
+    endpoint: str | None = typer.Option(None, help="Endpoint (default: the stack's)"),
+    force: bool = typer.Option(False, help="Recover a rollout started on another host"),
+) -> None:
+    """Converge an interrupted rollout: roll back if it had not committed, roll forward if it had."""
+    engine = build_engine(_outputs(stack, outputs_file), endpoint, on_event=_print_event)
+    try:
+        result = engine.recover(force=force)
+    finally:
+        engine.target.close()
+    if result is None:
+        console.print(f"no interrupted rollout on endpoint '{engine.target.endpoint}'")
+        return
+    _finish(result if result.kind != "deploy" or result.outcome == "promoted" else _recovered(result))
+
+
+def _recovered(result: RolloutResult) -> RolloutResult:
+    """A recovery that rolled back did its job: report it without failing the command."""
+    result.outcome = "unchanged"
+    return result
+
+
+@deploy_app.command("status")
+def status_command(
+    stack: str = _STACK,
+    outputs_file: Path | None = _OUTPUTS,
+    endpoint: str | None = typer.Option(None, help="Endpoint (default: the stack's)"),
+    last: int = typer.Option(8, help="How many audit records to show"),
+) -> None:
+    """The endpoint's traffic map, deployments, any rollout in progress and the latest audit records."""
+    outputs = _outputs(stack, outputs_file)
+    target = target_for(outputs, endpoint)
+    try:
+        traffic = target.get_traffic()
+        deployments = target.list_deployments()
+    finally:
+        target.close()
+    table = Table(
+        title=f"endpoint '{target.endpoint}' on stack '{outputs.stack}' ({target.kind})", title_justify="left"
+    )
+    for column in ("deployment", "model", "state", "traffic", "mirror"):
+        table.add_column(column)
+    for info in deployments:
+        table.add_row(
+            info.name,
+            info.model or "-",
+            info.state,
+            f"{traffic.weights.get(info.name, 0)}%",
+            f"{traffic.mirror.get(info.name, 0)}%",
+        )
+    console.print(table)
+    journal = Journal(journal_dir(), outputs.stack, target.endpoint)
+    active = journal.load()
+    if active is not None:
+        alive = journal.holder_alive()
+        state = "running" if alive else ("interrupted" if alive is False else f"started on {active.get('host')}")
+        model = active.get("model", {})
+        console.print(
+            f"[yellow]rollout {active['id'][:8]} {state}[/]: phase {active.get('phase')}, step {active.get('step')}, "
+            f"model {model.get('name')}/{model.get('version')} as '{active.get('new')}'"
+            + ("; run `ml deploy recover`" if alive is False else "")
+        )
+    records = [r for r in read_records(audit_path(outputs)) if r.get("endpoint") == target.endpoint][-last:]
+    if records:
+        audit = Table(title=f"audit ({audit_path(outputs)})", title_justify="left")
+        for column in ("when", "who", "what", "outcome", "message"):
+            audit.add_column(column, overflow="fold")
+        for record in records:
+            audit.add_row(
+                str(record["ts"])[:19],
+                f"{record['who']['user']}@{record['who']['host']}",
+                record["what"],
+                record["outcome"],
+                record["message"],
+            )
+        console.print(audit)
+
+
+def rollback_command(
+    stack: str = _STACK,
+    outputs_file: Path | None = _OUTPUTS,
+    endpoint: str | None = typer.Option(None, help="Endpoint (default: the stack's)"),
+    model: str | None = typer.Option(None, help="Registered model name (default: the one the endpoint serves)"),
+    alias: str = typer.Option("champion", help="The alias that names the serving version"),
+    bake_time: float = typer.Option(10.0, help="Seconds to watch the restored version's error rate"),
+) -> None:
+    """Return traffic and the champion alias to the previous champion version."""
+    engine = build_engine(_outputs(stack, outputs_file), endpoint, on_event=_print_event)
+    _interrupt_on_sigterm()
+    try:
+        result = engine.rollback(model_name=model, alias=alias, bake_time=bake_time)
+    finally:
+        engine.target.close()
+    _finish(result)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `ml deploy` and `ml rollback` to the root app."""
+    app.add_typer(deploy_app, name="deploy")
+    app.command("rollback")(rollback_command)

@@ -1,0 +1,136 @@
+"""The rollout journal: the crash-safe record of a rollout in progress, one per stack and endpoint.
+
+Why: the `ml` process that drives a rollout can die at any moment (killed, laptop closed, CI job
+cancelled) while traffic is split between two deployments. Before every change the engine writes
+what it is about to do; a later `ml deploy`, `ml deploy recover` or `ml rollback` reads the
+journal and converges (see `ml.deploy.engine.RolloutEngine.recover`).
+
+The active journal doubles as the endpoint's lock: it is created with O_EXCL, so two rollouts
+on one endpoint cannot interleave. Finished journals move to ``history/`` and stay readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from ml.errors import UserError
+
+PREPARED = "prepared"
+"""Previous traffic captured; nothing changed yet."""
+DEPLOYING = "deploying"
+"""The new deployment is being created or warmed up; it has no live traffic."""
+SHIFTING = "shifting"
+"""Traffic is being moved; ``step`` says which step the journal last wrote."""
+COMMITTED = "committed"
+"""Every gate passed at 100 %; only clean-up and the alias move are left (recovery rolls forward)."""
+DONE = "done"
+ROLLED_BACK = "rolled_back"
+TERMINAL = (DONE, ROLLED_BACK)
+BEFORE_COMMIT = (PREPARED, DEPLOYING, SHIFTING)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+class Journal:
+    """The active-rollout file for one stack/endpoint under ``directory``."""
+
+    def __init__(self, directory: Path, stack: str, endpoint: str) -> None:
+        self.directory = directory
+        self.path = directory / f"{_safe(stack)}--{_safe(endpoint)}.json"
+        self.history = directory / "history"
+        self.data: dict[str, Any] = {}
+
+    def load(self) -> dict[str, Any] | None:
+        """The active journal, or None when no rollout is in progress or interrupted."""
+        try:
+            self.data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            raise UserError(
+                f"rollout journal {self.path} is corrupt; inspect it, fix the endpoint's traffic by hand and delete it"
+            ) from None
+        return self.data
+
+    def begin(self, data: dict[str, Any]) -> None:
+        """Create the journal exclusively (the endpoint's lock); a `UserError` if another rollout holds it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        payload = {"pid": os.getpid(), "host": socket.gethostname(), "updated_at": time.time(), **data}
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise UserError(
+                f"another rollout on this endpoint holds {self.path}; wait for it or run `ml deploy recover`"
+            ) from None
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.data = payload
+
+    def update(self, **fields: Any) -> None:
+        """Write ``fields`` into the journal atomically (fsync + rename) before the change they announce."""
+        self.data.update(fields, updated_at=time.time())
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w") as handle:
+            json.dump(self.data, handle, indent=2, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self.path)
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        events = list(self.data.get("events", []))
+        events.append(event)
+        self.update(events=events)
+
+    def take_over(self) -> None:
+        """Claim an interrupted journal for this process (recovery runs under the same lock)."""
+        self.update(pid=os.getpid(), host=socket.gethostname(), recovered_at=time.time())
+
+    def close(self, phase: str) -> Path:
+        """Mark the rollout finished and move its journal to history; returns the archived path."""
+        self.update(phase=phase, finished_at=time.time())
+        self.history.mkdir(parents=True, exist_ok=True)
+        target = self.history / f"{self.data.get('id', 'rollout')}.json"
+        self.path.replace(target)
+        return target
+
+    def holder_alive(self) -> bool | None:
+        """Whether the process that wrote the journal still runs: None when it ran on another host."""
+        if self.data.get("host") != socket.gethostname():
+            return None
+        pid = int(self.data.get("pid", 0))
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        with contextlib.suppress(FileNotFoundError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if stat[stat.rindex(")") + 2] in "ZX":
+                return False
+        return True
+
+    def last_finished(self) -> dict[str, Any] | None:
+        """The most recently archived rollout of this stack/endpoint (for `ml deploy status`)."""
+        newest: tuple[float, dict[str, Any]] | None = None
+        for path in self.history.glob("*.json") if self.history.is_dir() else []:
+            with contextlib.suppress(json.JSONDecodeError, OSError):
+                data = json.loads(path.read_text())
+                key = f"{_safe(str(data.get('stack')))}--{_safe(str(data.get('endpoint')))}"
+                stamp = float(data.get("finished_at") or 0)
+                if key == self.path.stem and (newest is None or stamp > newest[0]):
+                    newest = (stamp, data)
+        return newest[1] if newest else None
