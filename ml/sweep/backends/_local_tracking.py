@@ -48,6 +48,7 @@ TAG_BEST_RUN = "ml.sweep.best_run_id"
 TAG_MESSAGE = "ml.trial.message"
 TAG_RESTARTS = "ml.trial.restarts"
 TAG_MODEL_URI = "ml.trial.model_uri"
+TAG_LAST_STEP = "ml.trial.last_step"
 TAG_CURRENCY = "ml.cost.currency"
 METRIC_SECONDS = "trial_seconds"
 METRIC_COST_ESTIMATED = "cost_estimated"
@@ -170,6 +171,8 @@ class SweepRecorder:
             tags[TAG_MESSAGE] = message[:4000]
         if result.model_uri:
             tags[TAG_MODEL_URI] = result.model_uri
+        if result.step is not None:
+            tags[TAG_LAST_STEP] = str(result.step)
         from mlflow.entities import RunTag
 
         self.client.log_batch(result.run_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])
@@ -254,6 +257,7 @@ def _trial_result(run: Run, metric: str, currency: str) -> TrialResult:
     if state is TrialState.RUNNING and run.info.status in ("FAILED", "KILLED"):
         state = TrialState.FAILED  # the sweep process died before recording the trial
     metrics = run.data.metrics
+    step = tags.get(TAG_LAST_STEP)
     return TrialResult(
         trial_id=tags.get(TAG_TRIAL_NUMBER, run.info.run_id),
         state=state,
@@ -262,6 +266,7 @@ def _trial_result(run: Run, metric: str, currency: str) -> TrialResult:
         value=metrics.get(metric),
         run_id=run.info.run_id,
         model_uri=tags.get(TAG_MODEL_URI),
+        step=int(step) if step is not None else None,
         seconds=metrics.get(METRIC_SECONDS),
         cost=metrics.get(METRIC_COST_MEASURED),
         estimated_cost=metrics.get(METRIC_COST_ESTIMATED),
