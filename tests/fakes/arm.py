@@ -1,0 +1,569 @@
+"""A small HTTPS fake of Azure Resource Manager and the Azure ML endpoints that azure-ai-ml calls.
+
+Why a fake server instead of mocks: the tests drive the *real* azure-ai-ml SDK (its serializers,
+asset resolution, pollers and retries), so what the fake records is exactly what Azure would
+receive. Bearer tokens are refused over plain HTTP by azure-core, hence HTTPS with a throw-away CA
+from `trustme` (``FakeArm.ca_path``; give it to the SDK as ``connection_verify`` and set
+``REQUESTS_CA_BUNDLE`` for the blob client, see `tests.fakes.azure_client`).
+
+How it answers (every request is first appended to ``FakeArm.requests`` as a `RecordedRequest`
+with method, path, query, parsed JSON body and headers):
+
+- **A generic ARM resource store** keyed by the lower-cased resource path
+  (``/subscriptions/{s}/resourceGroups/{rg}/providers/{Namespace}/{type}/{name}/...``):
+  ``PUT`` stores the body (adding ``id``, ``name``, ``type``, ``systemData`` and
+  ``properties.provisioningState = "Succeeded"``) and answers 201 (new) or 200; ``PATCH`` merges;
+  ``GET`` answers the stored resource or an ARM 404 (``ResourceNotFound``); ``DELETE`` removes it.
+  A ``GET`` on a collection path (an odd number of type/name segments after the namespace, e.g.
+  ``.../workspaces/w/onlineEndpoints``) lists the direct children as ``{"value": [...]}``.
+- **Long-running operations complete at once**: every ``PUT``/``PATCH``/``DELETE`` answer carries
+  ``Azure-AsyncOperation`` and ``Location`` headers pointing at ``/operations/{id}`` (which answers
+  ``{"status": "Succeeded"}``) and ``Retry-After: 0``, so the SDK's pollers (which otherwise wait
+  30 s) finish immediately. ``DELETE`` answers 202.
+- **Seeded resources**: the workspace (with ``discoveryUrl`` and ``mlFlowTrackingUri``) and its
+  default blob datastore ``workspaceblobstore`` (account-key credentials, see below).
+- **Workspace discovery** (``GET /discovery``): every data-plane service URL is this server.
+- **Run history** (``GET /history/v1.0/.../runs/{id}/children``): the child runs stored with
+  `FakeArm.add_child_run` (what ``jobs.list(parent_job_name=...)`` reads).
+- **Blob storage**, path-style (``https://127.0.0.1:{port}/{account}/{container}/{blob}``):
+  ``PUT`` stores bytes (single shot or block list), ``HEAD``/``GET`` read them back, so asset
+  uploads (a code folder) really happen. ``codes/.../startPendingUpload`` and
+  ``datastores/.../listSecrets`` answer SAS URIs / keys that point here.
+- **Cloud metadata** (``GET /metadata/endpoints``): this server as an ARM cloud, for
+  ``ARM_CLOUD_METADATA_URL``; `FakeArm.cloud_metadata` is the same for ``MLClient(cloud_metadata=)``.
+
+Hooks make it extensible without editing this module: ``fake.on("PUT", r"/onlineEndpoints/[^/]+$",
+hook)`` registers ``hook(request, fake) -> FakeResponse | None`` that runs before the default
+handling (``None`` falls through), and ``fake.on_store(pattern, fn)`` lets ``fn(resource, request)``
+rewrite a resource before a ``PUT``/``PATCH`` stores it (e.g. to fill ``properties.traffic``, set a
+job's status or add ``scaleSettings`` as the service does). Patterns are regexes searched in the
+request path (case-insensitive). Tests read state back with `FakeArm.resource`, `FakeArm.put` (seed)
+and `FakeArm.find` (recorded requests).
+
+Example::
+
+    with FakeArm() as arm:
+        client = ml_client_for(arm)   # tests.fakes.azure_client
+        client.workspaces.get(arm.workspace_name)
+        assert arm.find("GET", "/workspaces/")
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import ssl
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import trustme
+
+ML_NAMESPACE = "Microsoft.MachineLearningServices"
+_ARM_PREFIX = re.compile(r"^/subscriptions/[^/]+(/resourceGroups/[^/]+)?(/providers/[^/]+)?", re.IGNORECASE)
+_HISTORY = r"^/history/v1\.0(?P<ws>/subscriptions/.+?/workspaces/[^/]+)/runs/(?P<run>[^/]+)"
+_HISTORY_CHILDREN = re.compile(_HISTORY + "/children$")
+_HISTORY_RUN = re.compile(_HISTORY + "$")
+BLOB_ACCOUNT = "fakeblobaccount"
+BLOB_CONTAINER = "azureml-blobstore-fake"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake received it; ``body`` is parsed JSON (or None / raw bytes)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str]
+
+    def param(self, name: str) -> str | None:
+        """The first value of a query parameter (e.g. ``api-version``)."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class FakeResponse:
+    """What a hook (or the default handling) answers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Hook = Callable[[RecordedRequest, "FakeArm"], FakeResponse | None]
+StoreHook = Callable[[dict[str, Any], RecordedRequest], None]
+
+
+def arm_error(status: int, code: str, message: str) -> FakeResponse:
+    """An ARM-shaped error answer, which azure-core turns into HttpResponseError with ``code``."""
+    return FakeResponse(status, {"error": {"code": code, "message": message}})
+
+
+def _segments_after_namespace(path: str) -> list[str] | None:
+    match = _ARM_PREFIX.match(path)
+    if match is None or match.group(2) is None:
+        return None
+    rest = path[match.end() :].strip("/")
+    return rest.split("/") if rest else []
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+class FakeArm:
+    """The fake server; start with `start()` or ``with FakeArm() as arm:``. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        subscription_id: str = "00000000-0000-0000-0000-000000000001",
+        resource_group: str = "rg-mlops-test",
+        workspace_name: str = "mlw-test",
+        location: str = "westeurope",
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.workspace_name = workspace_name
+        self.location = location
+        self.requests: list[RecordedRequest] = []
+        self.blobs: dict[str, bytes] = {}
+        self._resources: dict[str, dict[str, Any]] = {}
+        self._children: dict[str, list[dict[str, Any]]] = {}
+        self._blocks: dict[str, dict[str, bytes]] = {}
+        self._hooks: list[tuple[str, re.Pattern[str], Hook]] = []
+        self._store_hooks: list[tuple[re.Pattern[str], StoreHook]] = []
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="fake-arm-")
+        self._ca = trustme.CA()
+        self.ca_path = Path(self._tmp.name) / "ca.pem"
+        self._ca.cert_pem.write_to_path(str(self.ca_path))
+        self._op_counter = itertools.count(1)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> FakeArm:
+        """Bind 127.0.0.1 on a free port, serve HTTPS in a thread, seed the workspace."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="fake-arm", daemon=True)
+        self._thread.start()
+        self._seed()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the CA file."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> FakeArm:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses -----------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the fake first"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``https://127.0.0.1:{port}`` (no trailing slash)."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def cloud_name(self) -> str:
+        """A cloud name unique to this server (azure-ai-ml refuses to redefine a known cloud)."""
+        return f"FakeArmCloud{self.port}"
+
+    @property
+    def cloud_metadata(self) -> dict[str, str]:
+        """``MLClient(cloud=arm.cloud_name, cloud_metadata=arm.cloud_metadata)`` points every endpoint here."""
+        return {
+            "azure_portal": f"{self.url}/portal/",
+            "resource_manager": f"{self.url}/",
+            "active_directory": f"{self.url}/login/",
+            "aml_resource_id": f"{self.url}/",
+            "storage_endpoint": f"127.0.0.1:{self.port}",
+            "registry_discovery_endpoint": f"{self.url}/",
+        }
+
+    @property
+    def workspace_path(self) -> str:
+        """The workspace's ARM id."""
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/{ML_NAMESPACE}/workspaces/{self.workspace_name}"
+        )
+
+    def blob_url(self, container: str = BLOB_CONTAINER) -> str:
+        """The path-style URL of a blob container served by this fake."""
+        return f"{self.url}/{BLOB_ACCOUNT}/{container}"
+
+    # -- extension points ----------------------------------------------------------------------
+
+    def on(self, method: str, pattern: str, hook: Hook) -> None:
+        """Answer ``method`` requests whose path matches ``pattern`` with ``hook`` (None falls through)."""
+        self._hooks.append((method.upper(), re.compile(pattern, re.IGNORECASE), hook))
+
+    def on_store(self, pattern: str, hook: StoreHook) -> None:
+        """Let ``hook(resource, request)`` rewrite a resource a PUT/PATCH on ``pattern`` is about to store."""
+        self._store_hooks.append((re.compile(pattern, re.IGNORECASE), hook))
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def put(self, path: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """Seed (or replace) a resource as if it had been PUT, without recording a request."""
+        with self._lock:
+            stored = self._complete(path, copy.deepcopy(resource))
+            self._resources[path.lower().rstrip("/")] = stored
+            return copy.deepcopy(stored)
+
+    def update(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``patch`` into a stored resource (e.g. ``{"properties": {"status": "Completed"}}``)."""
+        with self._lock:
+            stored = self._resources[path.lower().rstrip("/")]
+            _merge(stored, patch)
+            return copy.deepcopy(stored)
+
+    def resource(self, path: str) -> dict[str, Any] | None:
+        """The stored resource at an ARM path (case-insensitive), or None."""
+        with self._lock:
+            found = self._resources.get(path.lower().rstrip("/"))
+            return copy.deepcopy(found) if found is not None else None
+
+    def ws(self, *parts: str) -> str:
+        """An ARM path under the workspace: ``arm.ws("jobs", "my-sweep")``."""
+        return "/".join([self.workspace_path, *parts])
+
+    def add_child_run(self, parent: str, run: dict[str, Any]) -> None:
+        """Add a run-history child run of job ``parent`` (fields: runId, status, properties, tags, ...)."""
+        with self._lock:
+            self._children.setdefault(parent, []).append(copy.deepcopy(run))
+
+    def find(self, method: str | None = None, pattern: str = "") -> list[RecordedRequest]:
+        """Recorded requests with this method whose path matches ``pattern`` (regex, case-insensitive)."""
+        regex = re.compile(pattern, re.IGNORECASE)
+        with self._lock:
+            return [r for r in self.requests if (method is None or r.method == method.upper()) and regex.search(r.path)]
+
+    # -- default handling ----------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        self.put(
+            self.workspace_path,
+            {
+                "location": self.location,
+                "identity": {"type": "SystemAssigned"},
+                "properties": {
+                    "friendlyName": self.workspace_name,
+                    "discoveryUrl": f"{self.url}/discovery",
+                    "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0{self.workspace_path}",
+                    "workspaceId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.workspace_path)),
+                    "storageAccount": (
+                        f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                        f"/providers/Microsoft.Storage/storageAccounts/{BLOB_ACCOUNT}"
+                    ),
+                },
+            },
+        )
+        self.put(
+            self.ws("datastores", "workspaceblobstore"),
+            {
+                "properties": {
+                    "datastoreType": "AzureBlob",
+                    "accountName": BLOB_ACCOUNT,
+                    "containerName": BLOB_CONTAINER,
+                    "endpoint": f"127.0.0.1:{self.port}",
+                    "protocol": "https",
+                    "isDefault": True,
+                    "credentials": {"credentialsType": "AccountKey"},
+                }
+            },
+        )
+
+    def _complete(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        segments = _segments_after_namespace(path) or []
+        provider = _ARM_PREFIX.match(path)
+        namespace = provider.group(2).split("/")[-1] if provider and provider.group(2) else ML_NAMESPACE
+        types = segments[0::2]
+        body["id"] = path
+        body.setdefault("name", path.rstrip("/").split("/")[-1])
+        body["type"] = "/".join([namespace, *types]) if types else namespace
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body.setdefault("systemData", {"createdAt": now, "createdBy": "fake-arm", "createdByType": "User"})
+        body["systemData"]["lastModifiedAt"] = now
+        properties = body.setdefault("properties", {})
+        if isinstance(properties, dict):
+            properties.setdefault("provisioningState", "Succeeded")
+        return body
+
+    def _lro_headers(self) -> dict[str, str]:
+        operation = f"{self.url}/operations/op-{next(self._op_counter)}"
+        return {"Azure-AsyncOperation": operation, "Location": operation, "Retry-After": "0"}
+
+    def handle(self, request: RecordedRequest) -> FakeResponse:
+        """Hooks first, then the default behaviour described in the module docstring."""
+        for method, pattern, hook in list(self._hooks):
+            if method == request.method and pattern.search(request.path):
+                answer = hook(request, self)
+                if answer is not None:
+                    return answer
+        path = request.path
+        if path.startswith("/operations/"):
+            return FakeResponse(200, {"status": "Succeeded"}, {"Retry-After": "0"})
+        if path == "/discovery":
+            return FakeResponse(200, {k: self.url for k in ("api", "catalog", "experimentation", "history", "mfe")})
+        if path.startswith("/metadata/endpoints"):
+            return FakeResponse(200, [self._arm_cloud_document()])
+        if path.startswith("/history/"):
+            return self._history(request)
+        if path.startswith(f"/{BLOB_ACCOUNT}/"):
+            return self._blob(request)
+        if _segments_after_namespace(path) is None:
+            return arm_error(404, "NotFound", f"the fake ARM has no route for {request.method} {path}")
+        if request.method == "POST":
+            return self._action(request)
+        return self._resource(request)
+
+    def _arm_cloud_document(self) -> dict[str, Any]:
+        return {
+            "name": self.cloud_name,
+            "portal": f"{self.url}/portal/",
+            "resourceManager": f"{self.url}/",
+            "authentication": {"loginEndpoint": f"{self.url}/login/", "audiences": [f"{self.url}/"]},
+            "suffixes": {"storage": f"127.0.0.1:{self.port}"},
+        }
+
+    def _resource(self, request: RecordedRequest) -> FakeResponse:
+        path = request.path.rstrip("/")
+        key = path.lower()
+        segments = _segments_after_namespace(path) or []
+        with self._lock:
+            if request.method == "GET":
+                if len(segments) % 2 == 1:
+                    prefix = key + "/"
+                    children = [
+                        copy.deepcopy(res)
+                        for k, res in self._resources.items()
+                        if k.startswith(prefix) and "/" not in k[len(prefix) :]
+                    ]
+                    return FakeResponse(200, {"value": children})
+                found = self._resources.get(key)
+                if found is None:
+                    return arm_error(404, "ResourceNotFound", f"resource {path} was not found")
+                return FakeResponse(200, copy.deepcopy(found))
+            if request.method in ("PUT", "PATCH"):
+                existing = self._resources.get(key)
+                body = request.body if isinstance(request.body, dict) else {}
+                if request.method == "PATCH":
+                    if existing is None:
+                        return arm_error(404, "ResourceNotFound", f"resource {path} was not found")
+                    resource = copy.deepcopy(existing)
+                    _merge(resource, body)
+                else:
+                    resource = copy.deepcopy(body)
+                    if existing is not None and "systemData" in existing:
+                        resource["systemData"] = copy.deepcopy(existing["systemData"])
+                for pattern, store_hook in self._store_hooks:
+                    if pattern.search(path):
+                        store_hook(resource, request)
+                stored = self._complete(path, resource)
+                self._resources[key] = stored
+                status = 200 if existing is not None else 201
+                return FakeResponse(status, copy.deepcopy(stored), self._lro_headers())
+            if request.method == "DELETE":
+                removed = self._resources.pop(key, None)
+                for other in [k for k in self._resources if k.startswith(key + "/")]:
+                    del self._resources[other]
+                if removed is None:
+                    return FakeResponse(204, None, {"Retry-After": "0"})
+                return FakeResponse(202, None, self._lro_headers())
+        return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {path}")
+
+    def _action(self, request: RecordedRequest) -> FakeResponse:
+        path = request.path.rstrip("/")
+        action = path.split("/")[-1].lower()
+        target = path.rsplit("/", 1)[0]
+        if action == "listsecrets":
+            return FakeResponse(200, {"secretsType": "AccountKey", "key": "ZmFrZS1hY2NvdW50LWtleQ=="})
+        if action == "startpendingupload":
+            blob = f"LocalUpload/{uuid.uuid4().hex}"
+            uri = f"{self.blob_url()}/{blob}"
+            return FakeResponse(
+                200,
+                {
+                    "blobReferenceForConsumption": {
+                        "blobUri": uri,
+                        "storageAccountArmId": f"/subscriptions/{self.subscription_id}/storageAccounts/{BLOB_ACCOUNT}",
+                        "credential": {"credentialType": "SAS", "sasUri": f"{uri}?sv=2023-01-03&sig=fake"},
+                    },
+                    "pendingUploadId": uuid.uuid4().hex,
+                    "pendingUploadType": "TemporaryBlobReference",
+                },
+            )
+        if action == "cancel":
+            with self._lock:
+                if target.lower() in self._resources:
+                    _merge(self._resources[target.lower()], {"properties": {"status": "CancelRequested"}})
+            return FakeResponse(202, None, self._lro_headers())
+        return arm_error(404, "NotFound", f"the fake ARM has no action '{action}' ({path})")
+
+    def _history(self, request: RecordedRequest) -> FakeResponse:
+        children = _HISTORY_CHILDREN.match(request.path)
+        if children is not None and request.method == "GET":
+            with self._lock:
+                runs = copy.deepcopy(self._children.get(children.group("run"), []))
+            top = request.param("$top")
+            if top is not None:
+                runs = runs[: int(top)]
+            return FakeResponse(200, {"value": runs, "nextLink": None, "continuationToken": None})
+        single = _HISTORY_RUN.match(request.path)
+        if single is not None and request.method == "GET":
+            with self._lock:
+                for runs in self._children.values():
+                    for run in runs:
+                        if run.get("runId") == single.group("run"):
+                            return FakeResponse(200, copy.deepcopy(run))
+            return arm_error(404, "RunNotFound", f"run {single.group('run')} was not found")
+        return arm_error(404, "NotFound", f"the fake run history has no route for {request.method} {request.path}")
+
+    def _blob(self, request: RecordedRequest) -> FakeResponse:
+        name = unquote(request.path)
+        comp = request.param("comp")
+        headers = {
+            "ETag": '"0x8D' + uuid.uuid4().hex[:12].upper() + '"',
+            "Last-Modified": formatdate(usegmt=True),
+            "x-ms-request-server-encrypted": "true",
+            "x-ms-version": "2025-01-05",
+        }
+        with self._lock:
+            if request.method == "PUT" and comp == "block":
+                self._blocks.setdefault(name, {})[request.param("blockid") or ""] = request.body or b""
+                return FakeResponse(201, b"", headers)
+            if request.method == "PUT" and comp == "blocklist":
+                blocks = self._blocks.pop(name, {})
+                ids = re.findall(rb"<(?:Latest|Uncommitted|Committed)>([^<]*)<", request.body or b"")
+                self.blobs[name] = b"".join(blocks.get(i.decode(), b"") for i in ids)
+                return FakeResponse(201, b"", headers)
+            if request.method == "PUT" and comp == "metadata":
+                return FakeResponse(200, b"", headers)
+            if request.method == "PUT":
+                self.blobs[name] = request.body if isinstance(request.body, bytes) else b""
+                return FakeResponse(201, b"", headers)
+            if request.method in ("GET", "HEAD") and request.param("restype") == "container":
+                return FakeResponse(200, b"", headers)
+            if request.method in ("GET", "HEAD"):
+                if request.param("comp") == "list":
+                    return FakeResponse(
+                        200, b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs/></EnumerationResults>'
+                    )
+                data = self.blobs.get(name)
+                if data is None:
+                    return FakeResponse(404, b"", {"x-ms-error-code": "BlobNotFound"})
+                headers.update({"Content-Length": str(len(data)), "x-ms-blob-type": "BlockBlob"})
+                return FakeResponse(200, data if request.method == "GET" else b"", headers)
+        return FakeResponse(405, b"")
+
+
+def _handler_for(fake: FakeArm) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # silence the access log
+            return
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body: Any = raw
+            content_type = self.headers.get("Content-Type", "")
+            if (
+                raw
+                and ("json" in content_type or raw[:1] in (b"{", b"["))
+                and not split.path.startswith(f"/{BLOB_ACCOUNT}/")
+            ):
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw
+            elif not raw:
+                body = None if not split.path.startswith(f"/{BLOB_ACCOUNT}/") else b""
+            request = RecordedRequest(
+                method=self.command,
+                path=split.path,
+                query=parse_qs(split.query),
+                body=body,
+                headers={k.lower(): v for k, v in self.headers.items()},
+            )
+            with fake._lock:
+                fake.requests.append(request)
+            try:
+                answer = fake.handle(request)
+            except Exception as exc:  # a bug in a hook: answer 500 with the reason instead of hanging
+                answer = arm_error(500, "FakeArmError", f"{type(exc).__name__}: {exc}")
+            self._answer(answer)
+
+        def _answer(self, answer: FakeResponse) -> None:
+            if isinstance(answer.body, bytes):
+                payload = answer.body
+                content_type = answer.headers.get("Content-Type", "application/octet-stream")
+            elif answer.body is None:
+                payload, content_type = b"", "application/json"
+            else:
+                payload, content_type = json.dumps(answer.body).encode(), "application/json; charset=utf-8"
+            self.send_response(answer.status)
+            headers = {"Content-Type": content_type, "x-ms-request-id": str(uuid.uuid4()), **answer.headers}
+            if self.command == "HEAD":
+                headers.setdefault("Content-Length", str(len(payload)))
+            else:
+                headers["Content-Length"] = str(len(payload))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD" and payload:
+                self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815 -- http.server's names
+
+    return Handler
+
+
+def iter_bodies(requests: list[RecordedRequest]) -> Iterator[dict[str, Any]]:
+    """The JSON bodies of ``requests`` (skipping those without one)."""
+    for request in requests:
+        if isinstance(request.body, dict):
+            yield request.body

@@ -1,0 +1,98 @@
+"""A real `azure.ai.ml.MLClient` pointed at the ARM fake, and the pytest fixtures that provide both.
+
+Why these pieces: azure-ai-ml picks its endpoints from a named *cloud* (``cloud=`` +
+``cloud_metadata=``: ARM, storage suffix, portal), refuses bearer tokens over HTTP (so the fake
+speaks HTTPS and the client trusts its CA through ``connection_verify``), and its blob uploads
+go through azure-storage-blob, which reads ``REQUESTS_CA_BUNDLE``. A token credential that hands
+out a constant token is all authentication needs; the fake does not check it.
+
+Use the fixtures from a test module::
+
+    from tests.fakes.azure_client import fake_arm, ml_client  # noqa: F401 -- pytest fixtures
+
+    def test_x(ml_client, fake_arm): ...
+
+`ml_client_for(arm)` builds a client for any `FakeArm`; `fake_arm_env` sets the process-wide bits
+(CA bundle) and restores ``AZUREML_CURRENT_CLOUD``, which azure-ai-ml writes into ``os.environ``
+whenever a client is built.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ml.contract import AzureWorkspaceRef
+from tests.fakes.arm import FakeArm
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+
+
+class FakeTokenCredential:
+    """An azure-core TokenCredential that always has a valid (meaningless) token."""
+
+    def __init__(self) -> None:
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        return AccessToken("fake-token", int(time.time()) + 3600)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        from azure.core.credentials import AccessTokenInfo
+
+        self.scopes.append(scopes)
+        return AccessTokenInfo("fake-token", int(time.time()) + 3600)
+
+
+def workspace_ref(arm: FakeArm) -> AzureWorkspaceRef:
+    """The contract's Azure section for the fake's workspace."""
+    return AzureWorkspaceRef(
+        subscription_id=arm.subscription_id, resource_group=arm.resource_group, workspace_name=arm.workspace_name
+    )
+
+
+def ml_client_for(arm: FakeArm, workspace: AzureWorkspaceRef | None = None) -> MLClient:
+    """An MLClient whose every endpoint (ARM, discovery, run history, blob) is ``arm``."""
+    from azure.ai.ml import MLClient
+
+    ref = workspace or workspace_ref(arm)
+    return MLClient(
+        FakeTokenCredential(),
+        subscription_id=ref.subscription_id,
+        resource_group_name=ref.resource_group,
+        workspace_name=ref.workspace_name,
+        cloud=arm.cloud_name,
+        cloud_metadata=arm.cloud_metadata,
+        connection_verify=str(arm.ca_path),
+        polling_interval=0,
+        show_progress=False,
+        enable_telemetry=False,
+    )
+
+
+@pytest.fixture
+def fake_arm_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Restores AZUREML_CURRENT_CLOUD after the test (MLClient writes it into os.environ)."""
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)
+    yield monkeypatch
+
+
+@pytest.fixture
+def fake_arm(fake_arm_env: pytest.MonkeyPatch) -> Iterator[FakeArm]:
+    """A started ARM fake, stopped after the test; REQUESTS_CA_BUNDLE trusts its CA meanwhile."""
+    with FakeArm() as arm:
+        fake_arm_env.setenv("REQUESTS_CA_BUNDLE", str(arm.ca_path))
+        yield arm
+
+
+@pytest.fixture
+def ml_client(fake_arm: FakeArm) -> MLClient:
+    """A real MLClient bound to the fake's workspace."""
+    return ml_client_for(fake_arm)
