@@ -233,7 +233,7 @@ class RolloutEngine:
         new = next(c for c in colours if previous.weights.get(c, 0) == 0)
         live = previous.live()
         serving = infos[live[0]].model if live and live[0] in infos else None
-        if live == [live[0]] and serving == model.uri and previous.weights.get(live[0]) == 100:
+        if len(live) == 1 and serving == model.uri and previous.weights.get(live[0]) == 100:
             rollout_id = uuid.uuid4().hex
             message = f"{model.uri} already serves 100% of endpoint '{target.endpoint}' as '{live[0]}'; nothing to do"
             self.audit.record(
@@ -396,14 +396,14 @@ class RolloutEngine:
             else:
                 failed_probes = 0
             if gates is None:
-                if now >= bake_end:
+                if now >= bake_end and failed_probes == 0:
                     return None
             else:
                 report = evaluate(gates.gates, self.target.read_metrics(name, since))
                 if report.enough_traffic and not report.passed:
                     return report  # enough evidence that a gate is broken: decide now
-                if now >= bake_end and report.enough_traffic:
-                    return report
+                if now >= bake_end and report.enough_traffic and failed_probes == 0:
+                    return report  # a step never passes while the last liveness probe failed
                 if now >= bake_end + gates.gate_wait():
                     allow = gates.gates.insufficient_traffic == "pass"
                     return evaluate(gates.gates, self.target.read_metrics(name, since), insufficient_ok=allow)

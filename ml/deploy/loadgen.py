@@ -97,7 +97,7 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
     def pct(q: float) -> float | None:
         if not latencies:
             return None
-        return latencies[min(len(latencies) - 1, max(0, int(round(q / 100 * len(latencies))) - 1))]
+        return latencies[min(len(latencies) - 1, max(0, round(q / 100 * len(latencies)) - 1))]
 
     span = (max(s.started + s.seconds for s in samples) - min(s.started for s in samples)) if samples else 0.0
     return {
