@@ -14,6 +14,7 @@ with method, path, query, parsed JSON body and headers):
   ``PUT`` stores the body (adding ``id``, ``name``, ``type``, ``systemData`` and
   ``properties.provisioningState = "Succeeded"``) and answers 201 (new) or 200; ``PATCH`` merges;
   ``GET`` answers the stored resource or an ARM 404 (``ResourceNotFound``); ``DELETE`` removes it.
+  A job stored without ``properties.status`` gets ``NotStarted``, as the service answers a new job.
   A ``GET`` on a collection path (an odd number of type/name segments after the namespace, e.g.
   ``.../workspaces/w/onlineEndpoints``) lists the direct children as ``{"value": [...]}``.
 - **Long-running operations complete at once**: every ``PUT``/``PATCH``/``DELETE`` answer carries
@@ -397,6 +398,8 @@ class FakeArm:
                     resource = copy.deepcopy(body)
                     if existing is not None and "systemData" in existing:
                         resource["systemData"] = copy.deepcopy(existing["systemData"])
+                if re.search(r"/jobs/[^/]+$", path, re.IGNORECASE) and isinstance(resource.get("properties"), dict):
+                    resource["properties"].setdefault("status", "NotStarted")
                 for pattern, store_hook in self._store_hooks:
                     if pattern.search(path):
                         store_hook(resource, request)
