@@ -5,11 +5,14 @@ data, 10 steps of 20 trees) through the real local backend (trial processes, MLf
 SQLite store), twice per seed with the same trial budget:
 
 - ``bayesian+median``: TPE sampling with the example's early termination (median stopping, delay 3);
+- ``bayesian+bandit``: TPE sampling with a bandit policy (slack_factor 0.01, delay 3): a trial is
+  stopped when its AUC at a step is below the best AUC at that step / 1.01;
 - ``random``: random sampling, no early termination.
 
 It prints, per run and as a mean over seeds, the best validation AUC and the compute the trials
-used: training steps (each step = 20 trees) summed over trials, and trial seconds (process wall
-time, which includes each process's ~5 s of Python imports). Trials skip the MLflow model logging
+used: training steps (each step = 20 trees) summed over trials, fit seconds (time inside
+`fit`, as the script reports it) summed over trials, and trial seconds (process wall time, which
+also counts each process's Python imports, several seconds on a loaded machine). Trials skip the MLflow model logging
 (`--no-model`), which is the same for both arms and not what is compared.
 
     uv run python bench/sweep_efficiency.py [--trials 16] [--seeds 0 1 2] [--concurrency 2]
@@ -47,6 +50,7 @@ class Outcome:
     pruned: int
     failed: int
     steps: int
+    fit_seconds: float
     trial_seconds: float
     wall_seconds: float
 
@@ -64,6 +68,8 @@ def spec_for(arm: str, seed: int, trials: int, concurrency: int) -> SweepSpec:
         document.pop("early_termination", None)
     else:
         document["sampling"] = {"algorithm": "bayesian", "seed": seed}
+    if arm == "bayesian+bandit":
+        document["early_termination"] = {"policy": "bandit", "slack_factor": 0.01, "delay_evaluation": 3}
     return parse_spec(yaml.safe_dump(document), source=f"{arm} seed {seed}", base_dir=EXAMPLE.parent, check_paths=True)
 
 
@@ -74,7 +80,9 @@ def run_arm(arm: str, seed: int, trials: int, concurrency: int) -> Outcome:
     run = LocalSweepBackend().submit(spec, outputs)
     wall = time.perf_counter() - started
     status = run.status
-    _, results = read_status(use_tracking(outputs), run.sweep_id)
+    client = use_tracking(outputs)
+    _, results = read_status(client, run.sweep_id)
+    fit = [client.get_run(r.run_id).data.metrics.get("train_seconds", 0.0) for r in results if r.run_id]
     return Outcome(
         arm=arm,
         seed=seed,
@@ -83,12 +91,13 @@ def run_arm(arm: str, seed: int, trials: int, concurrency: int) -> Outcome:
         pruned=status.pruned,
         failed=status.failed,
         steps=sum(result.step or 0 for result in results),
+        fit_seconds=sum(fit),
         trial_seconds=sum(result.seconds or 0.0 for result in results),
         wall_seconds=wall,
     )
 
 
-ARMS = ("bayesian+median", "random")
+ARMS = ("bayesian+median", "bayesian+bandit", "random")
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("arm", -16),
     ("seed", 4),
@@ -97,6 +106,7 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("pruned", 6),
     ("failed", 6),
     ("steps", 6),
+    ("fit s", 6),
     ("trial s", 8),
     ("wall s", 7),
 )
@@ -129,7 +139,20 @@ def main() -> None:
             o = run_arm(arm, seed, args.trials, args.concurrency)
             outcomes.append(o)
             print(
-                row((arm, seed, o.best_auc, o.completed, o.pruned, o.failed, o.steps, o.trial_seconds, o.wall_seconds))
+                row(
+                    (
+                        arm,
+                        seed,
+                        o.best_auc,
+                        o.completed,
+                        o.pruned,
+                        o.failed,
+                        o.steps,
+                        o.fit_seconds,
+                        o.trial_seconds,
+                        o.wall_seconds,
+                    )
+                )
             )
 
     print(f"\nmean over seeds {args.seeds}")
@@ -138,10 +161,11 @@ def main() -> None:
         aucs = [o.best_auc for o in mine]
         spread = statistics.stdev(aucs) if len(aucs) > 1 else 0.0
         steps = statistics.mean(o.steps for o in mine)
+        fit = statistics.mean(o.fit_seconds for o in mine)
         seconds = statistics.mean(o.trial_seconds for o in mine)
         wall = statistics.mean(o.wall_seconds for o in mine)
         print(
-            f"{arm:<16} best AUC {statistics.mean(aucs):.4f} ± {spread:.4f}, steps {steps:.1f}, "
+            f"{arm:<16} best AUC {statistics.mean(aucs):.4f} ± {spread:.4f}, steps {steps:.1f}, fit seconds {fit:.1f}, "
             f"trial seconds {seconds:.1f}, wall seconds {wall:.1f}"
         )
 

@@ -55,7 +55,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write atomically: an eviction in the middle of a write must not leave a torn checkpoint."""
     partial = path.with_suffix(".partial")
     joblib.dump(state, partial)
-    os.replace(partial, path)
+    partial.replace(path)
 
 
 def main() -> None:
@@ -89,7 +89,13 @@ def main() -> None:
         auc = roc_auc_score(y_val, model.predict_proba(x_val)[:, 1])
         state.update(step=step, train_seconds=state["train_seconds"] + time.perf_counter() - started)
         save_checkpoint(checkpoint, state)
-        trial.report(step, val_auc=auc, n_estimators=model.n_estimators, resumes=state["resumes"])
+        trial.report(
+            step,
+            val_auc=auc,
+            n_estimators=model.n_estimators,
+            train_seconds=state["train_seconds"],
+            resumes=state["resumes"],
+        )
 
     if not args.no_model:
         log_model(model, x_val)

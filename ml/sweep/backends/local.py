@@ -22,8 +22,12 @@ any later process. At the end a PNG (history + importance) is saved and logged o
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -168,25 +172,10 @@ class _LocalSweep:
         parent = self.recorder.start(
             total=self.total, git_commit=self.commit, estimated_cost=self.cost.applicable, currency=self.price.currency
         )
-        started = time.monotonic()
-        deadline = started + self.spec.limits.timeout if self.spec.limits.timeout else None
-        last_progress = 0.0
+        deadline = time.monotonic() + self.spec.limits.timeout if self.spec.limits.timeout else None
         try:
-            while True:
-                if deadline is not None and time.monotonic() > deadline:
-                    self._stop_all("sweep timeout", TrialState.STOPPED)
-                    self.state = SweepState.STOPPED
-                    break
-                changed = self._launch()
-                for entry in list(self.running):
-                    changed = self._poll(entry) or changed
-                if not self.running and self.launched >= self.total:
-                    break
-                now = time.monotonic()
-                if changed or now - last_progress > PROGRESS_EVERY_SECONDS:
-                    self._publish(changed)
-                    last_progress = now
-                time.sleep(POLL_SECONDS)
+            with _terminate_raises():
+                self._loop(deadline, last_progress=0.0)
         except BaseException:
             self._stop_all("interrupted", TrialState.STOPPED)
             self.state = SweepState.STOPPED
@@ -207,6 +196,24 @@ class _LocalSweep:
         return SweepRun(
             sweep_id=self.sweep_id, backend="local", status=status, parent_run_id=parent, artifacts={"plot": plot}
         )
+
+    def _loop(self, deadline: float | None, last_progress: float) -> None:
+        """Launch, poll and publish until every trial has finished or the sweep timed out."""
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                self._stop_all("sweep timeout", TrialState.STOPPED)
+                self.state = SweepState.STOPPED
+                return
+            changed = self._launch()
+            for entry in list(self.running):
+                changed = self._poll(entry) or changed
+            if not self.running and self.launched >= self.total:
+                return
+            now = time.monotonic()
+            if changed or now - last_progress > PROGRESS_EVERY_SECONDS:
+                self._publish(changed)
+                last_progress = now
+            time.sleep(POLL_SECONDS)
 
     def _launch(self) -> bool:
         launched = False
@@ -375,3 +382,23 @@ class _LocalSweep:
             self.recorder.update(status)
         if self.on_progress is not None:
             self.on_progress(replace(status))
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """While a sweep runs in the main thread, SIGTERM raises SystemExit so trials are stopped and recorded.
+
+    Without it, `kill <ml sweep run>` would leave the trial processes (each in its own session) running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
