@@ -6,6 +6,11 @@ second); the real example (scikit-learn + an MLflow model) runs end to end in te
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +187,69 @@ def test_best_of_a_sweep_without_completed_trials_is_a_user_error(outputs: Platf
         LocalSweepBackend().best(outputs, failed.sweep_id)
     with pytest.raises(UserError, match="no sweep 'nope'"):
         LocalSweepBackend().status(outputs, "nope")
+
+
+def test_terminating_the_sweep_stops_its_trials_and_records_it(outputs: PlatformOutputs, tmp_path: Path) -> None:
+    """`kill <ml sweep run>`: the hanging trial is stopped too, and the sweep is recorded STOPPED."""
+    spec = tmp_path / "hang.yaml"
+    spec.write_text(
+        f"""
+name: killed
+experiment: toy
+code: {TRIALS}
+command: python toy_trial.py --quality ${{{{search_space.quality}}}} --hang
+environment: {{pip: []}}
+search_space: {{quality: {{type: choice, values: [0.5]}}}}
+objective: {{metric: score, goal: maximize}}
+sampling: grid
+limits: {{trial_timeout: 5m}}
+"""
+    )
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", "from ml.cli import main; main()", "sweep", "run", str(spec)],
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    checkpoints = Path(outputs.artifacts.uri.removeprefix("file://")) / "checkpoints"
+    deadline = time.monotonic() + 60
+    pid_files: list[Path] = []
+    while not pid_files and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.2)
+        pid_files = list(checkpoints.glob("killed-*/trial-0/pid"))
+    assert pid_files, "the trial never started"
+    trial_pid = int(pid_files[0].read_text())
+    sweep.send_signal(signal.SIGTERM)
+    assert sweep.wait(timeout=30) == 128 + signal.SIGTERM
+    for _ in range(50):  # the trial was stopped with the sweep, not left behind
+        try:
+            os.kill(trial_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(trial_pid, signal.SIGKILL)
+        pytest.fail(f"trial process {trial_pid} outlived the sweep")
+    sweep_id = pid_files[0].parent.parent.name
+    status = LocalSweepBackend().status(outputs, sweep_id)
+    assert status.state is SweepState.STOPPED and status.failed == 1
+    assert trial_runs(outputs, sweep_id)[0].data.tags[TAG_TRIAL_STATE] == "STOPPED"
+
+
+def test_grid_sweep_runs_every_point_once(outputs: PlatformOutputs) -> None:
+    text = f"""
+name: grid
+experiment: toy
+code: {TRIALS}
+command: python toy_trial.py --quality ${{{{search_space.quality}}}} --steps 2
+environment: {{pip: []}}
+search_space: {{quality: {{type: choice, values: [0.3, 0.6, 0.45]}}}}
+objective: {{metric: score, goal: maximize}}
+sampling: {{algorithm: grid, seed: 4}}
+limits: {{max_concurrent_trials: 2, trial_timeout: 60s}}
+"""
+    run = LocalSweepBackend().submit(parse_spec(text, source="grid.yaml", check_paths=True), outputs)
+    assert (run.status.state, run.status.completed, run.status.total) == (SweepState.COMPLETED, 3, 3)
+    values = sorted(float(r.data.params["quality"]) for r in trial_runs(outputs, run.sweep_id).values())
+    assert values == [0.3, 0.45, 0.6]
+    assert run.status.best is not None and run.status.best.value == pytest.approx(0.6)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -333,13 +334,26 @@ class _LocalSweep:
             currency=self.price.currency,
         )
         if state is TrialState.COMPLETED:
-            self.study.tell(entry.trial, entry.last_value)
+            self._tell(entry.trial, entry.last_value, optuna.trial.TrialState.COMPLETE)
         elif state is TrialState.PRUNED:
-            self.study.tell(entry.trial, state=optuna.trial.TrialState.PRUNED)
+            self._tell(entry.trial, None, optuna.trial.TrialState.PRUNED)
         else:
-            self.study.tell(entry.trial, state=optuna.trial.TrialState.FAIL)
+            self._tell(entry.trial, None, optuna.trial.TrialState.FAIL)
         self.results.append(result)
         self.recorder.finish_trial(result, restarts=process.restarts, message=message, log_file=process.log_file)
+
+    def _tell(self, trial: optuna.Trial, value: float | None, state: optuna.trial.TrialState) -> None:
+        """`study.tell`, tolerating GridSampler's end-of-grid `study.stop()`.
+
+        After the last grid point the grid sampler calls `study.stop()`, which raises outside
+        `study.optimize` (ask/tell); Optuna stores the trial's state before that, and this loop
+        stops launching by itself at the trial budget, so the error carries no information.
+        """
+        try:
+            self.study.tell(trial, value, state=state)
+        except RuntimeError as exc:
+            if "Study.stop" not in str(exc):
+                raise
 
     def _stop_all(self, reason: str, state: TrialState) -> None:
         for entry in list(self.running):
@@ -347,8 +361,8 @@ class _LocalSweep:
             try:
                 self._read_reports(entry, prune=False)
                 self._finish(entry, state, reason)
-            except Exception:  # noqa: S112 -- recording must not keep other trials running
-                continue
+            except Exception as exc:  # recording one trial must not keep the others running
+                print(f"could not record trial {entry.process.number} as {state.value}: {exc!r}", file=sys.stderr)
 
     # -- status -----------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ def main() -> None:
         state["resumes"] += 1
         state["resumed_from"] = state["step"]
     if args.hang:
+        (trial.checkpoint_dir() / "pid").write_text(str(os.getpid()))
         time.sleep(3600)
     for step in range(state["step"] + 1, args.steps + 1):
         if trial.should_stop():
