@@ -14,7 +14,9 @@ with method, path, query, parsed JSON body and headers):
   ``PUT`` stores the body (adding ``id``, ``name``, ``type``, ``systemData`` and
   ``properties.provisioningState = "Succeeded"``) and answers 201 (new) or 200; ``PATCH`` merges;
   ``GET`` answers the stored resource or an ARM 404 (``ResourceNotFound``); ``DELETE`` removes it.
-  A job stored without ``properties.status`` gets ``NotStarted``, as the service answers a new job.
+  Service defaults are filled as Azure does: a job stored without ``properties.status`` gets
+  ``NotStarted``; an online deployment without ``properties.scaleSettings`` gets ``{"scaleType":
+  "Default"}`` (azure-ai-ml cannot read a deployment without it).
   A ``GET`` on a collection path (an odd number of type/name segments after the namespace, e.g.
   ``.../workspaces/w/onlineEndpoints``) lists the direct children as ``{"value": [...]}``.
 - **Long-running operations complete at once**: every ``PUT``/``PATCH``/``DELETE`` answer carries
@@ -119,6 +121,16 @@ def _segments_after_namespace(path: str) -> list[str] | None:
         return None
     rest = path[match.end() :].strip("/")
     return rest.split("/") if rest else []
+
+
+def _service_defaults(path: str, resource: dict[str, Any]) -> None:
+    properties = resource.get("properties")
+    if not isinstance(properties, dict):
+        return
+    if re.search(r"/jobs/[^/]+$", path, re.IGNORECASE):
+        properties.setdefault("status", "NotStarted")
+    if re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path, re.IGNORECASE):
+        properties.setdefault("scaleSettings", {"scaleType": "Default"})
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -398,8 +410,7 @@ class FakeArm:
                     resource = copy.deepcopy(body)
                     if existing is not None and "systemData" in existing:
                         resource["systemData"] = copy.deepcopy(existing["systemData"])
-                if re.search(r"/jobs/[^/]+$", path, re.IGNORECASE) and isinstance(resource.get("properties"), dict):
-                    resource["properties"].setdefault("status", "NotStarted")
+                _service_defaults(path, resource)
                 for pattern, store_hook in self._store_hooks:
                     if pattern.search(path):
                         store_hook(resource, request)
