@@ -303,6 +303,13 @@ def test_translation_is_available_offline(code_dir: Path) -> None:
     assert body["properties"]["samplingAlgorithm"] == {"samplingAlgorithmType": "Grid"}
     assert body["properties"]["limits"]["maxTotalTrials"] == 2  # the grid size caps max_total_trials
     assert body["properties"]["computeId"] == CLUSTER
+    # Not uploaded yet: the code is the local folder, the environment its own description.
+    assert body["properties"]["trial"]["codeId"] == str(code_dir)
+    assert body["properties"]["trial"]["environmentId"]["conda_file"]["dependencies"][-1]["pip"] == [
+        "scikit-learn>=1.6",
+        "mlflow",
+        "azureml-mlflow",
+    ]
 
 
 def test_missing_azure_section_and_missing_credential_are_clear(

@@ -35,6 +35,7 @@ per trial than the cluster has.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sys
@@ -357,8 +358,18 @@ def build_sweep_job(
 
 
 def request_body(plan: AzureSweepPlan) -> dict[str, Any]:
-    """The ``PUT jobs/{name}`` body Azure receives for ``plan`` (before asset ids are resolved)."""
-    body: dict[str, Any] = plan.job._to_job()._to_rest_object().as_dict()
+    """The ``PUT jobs/{name}`` body Azure receives for ``plan``, as JSON-ready data.
+
+    Offline, the code folder and the environment are not registered assets yet: they appear as the
+    local path and as the environment's own description (on submit the SDK uploads/registers them
+    and sends their ids instead).
+    """
+    raw = plan.job._to_job()._to_rest_object().as_dict()
+
+    def unresolved(value: Any) -> Any:
+        return value._to_dict() if hasattr(value, "_to_dict") else str(value)
+
+    body: dict[str, Any] = json.loads(json.dumps(raw, default=unresolved))
     return body
 
 
@@ -447,8 +458,6 @@ def _trial_state(status: str | None, *, pruning: bool, parent: str | None) -> Tr
 
 def _params(child: Any) -> dict[str, Any]:
     """A trial's sampled values, from the run's ``hyperparameters`` property or tag (a JSON object)."""
-    import json
-
     for source in (getattr(child, "properties", None) or {}, getattr(child, "tags", None) or {}):
         raw = source.get("hyperparameters")
         if isinstance(raw, str):
