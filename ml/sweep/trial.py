@@ -7,7 +7,8 @@ writes each report three ways, each read by one backend:
 - a JSON line to the file named by ``ML_TRIAL_METRICS_FILE`` (local backend: read to prune);
 - a ``ml-metric: {"step": 3, "val_auc": 0.98}`` line on stdout (SageMaker: `metric_regex` builds
   the metric definitions that scrape it from the training log);
-- `mlflow.log_metrics` when ``ML_TRIAL_MLFLOW_METRICS=1`` and an MLflow run is active (Azure ML
+- `mlflow.log_metrics` when ``ML_TRIAL_MLFLOW_METRICS=1`` and an MLflow run is active or named by
+  ``MLFLOW_RUN_ID`` (Azure ML
   reads the primary metric from the job's MLflow run).
 
 Checkpoints go to `checkpoint_dir()` (``ML_CHECKPOINT_DIR``), which survives a spot eviction: the
@@ -72,7 +73,8 @@ def report(step: int, **metrics: float) -> None:
     if os.environ.get(MLFLOW_METRICS_ENV) == "1":
         import mlflow
 
-        if mlflow.active_run() is not None:
+        # Azure ML sets MLFLOW_RUN_ID for the job's run without activating it; log_metrics resumes it.
+        if mlflow.active_run() is not None or os.environ.get("MLFLOW_RUN_ID"):
             mlflow.log_metrics(values, step=step)
 
 
