@@ -8,8 +8,11 @@ that rolls back exits with code 1 and its reason; a problem with the input exits
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -119,11 +122,20 @@ def _finish(result: RolloutResult | None) -> None:
         raise typer.Exit(1)
 
 
-def _interrupt_on_sigterm() -> None:
+@contextlib.contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """SIGTERM (CI cancelling the job) rolls back like Ctrl-C instead of leaving traffic split."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, handler) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @deploy_app.command("run", hidden=True)
@@ -137,9 +149,9 @@ def run_command(
     outputs = _outputs(stack, outputs_file)
     endpoint = spec.endpoint_for(outputs)
     engine = build_engine(outputs, endpoint, on_event=_print_event)
-    _interrupt_on_sigterm()
     try:
-        result = engine.run(spec)
+        with _interrupt_on_sigterm():
+            result = engine.run(spec)
     finally:
         engine.target.close()
     _finish(result)
@@ -236,9 +248,9 @@ def rollback_command(
 ) -> None:
     """Return traffic and the champion alias to the previous champion version."""
     engine = build_engine(_outputs(stack, outputs_file), endpoint, on_event=_print_event)
-    _interrupt_on_sigterm()
     try:
-        result = engine.rollback(model_name=model, alias=alias, bake_time=bake_time)
+        with _interrupt_on_sigterm():
+            result = engine.rollback(model_name=model, alias=alias, bake_time=bake_time)
     finally:
         engine.target.close()
     _finish(result)

@@ -32,6 +32,7 @@ from ml.platform import model_server
 from ml.platform.layout import Layout
 from ml.platform.process import ProcessRecord, free_port, http_ok, log_tail, spawn, stop, venv_env, wait_http
 from ml.stack import default_local_outputs, read_outputs_file
+from ml.tracking import use_tracking
 
 MLFLOW = "mlflow"
 ROUTER = "router"
@@ -119,8 +120,9 @@ def _healthy_service(layout: Layout, name: str) -> ProcessRecord | None:
     return None
 
 
-def _restore_deployments(layout: Layout, *, tracking_uri: str, router_url: str, timeout: float) -> list[str]:
+def _restore_deployments(layout: Layout, outputs: PlatformOutputs, *, router_url: str, timeout: float) -> list[str]:
     """Start a model server again for every deployment in the router's table whose process is gone."""
+    tracking_uri = outputs.tracking_uri
     state = httpx.get(f"{router_url}/admin/state", timeout=5).json()
     started: dict[str, ProcessRecord] = {}
     for name, entry in sorted(state.get("deployments", {}).items()):
@@ -132,6 +134,7 @@ def _restore_deployments(layout: Layout, *, tracking_uri: str, router_url: str, 
             continue
         if record is not None:
             stop(record)
+        use_tracking(outputs)  # the model is downloaded from the registry in this process
         started[name] = model_server.start(layout, name, model, tracking_uri=tracking_uri)
     for name, record in started.items():
         assert record.url is not None
@@ -175,7 +178,7 @@ def up(layout: Layout | None = None, *, timeout: float = 120.0) -> PlatformStatu
     tmp = layout.outputs.with_suffix(".tmp")
     tmp.write_text(json.dumps(outputs.model_dump(mode="json"), indent=2))
     tmp.replace(layout.outputs)
-    _restore_deployments(layout, tracking_uri=tracking_uri, router_url=router_url, timeout=timeout)
+    _restore_deployments(layout, outputs, router_url=router_url, timeout=timeout)
     return status(layout)
 
 

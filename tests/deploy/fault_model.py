@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import mlflow
-import numpy as np
 from mlflow.pyfunc import PythonModel
 
 
@@ -24,13 +23,12 @@ class FaultModel(PythonModel):
         self.delay = float(config.get("delay_ms", 0)) / 1000.0
         self.label = str(config.get("label", self.mode))
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # untyped: MLflow infers a schema from hints
+    def predict(self, context: Any, model_input: list[list[float]], params: dict[str, Any] | None = None) -> list[str]:
         if self.mode == "error":
             raise RuntimeError("injected fault: this model version always fails")
         if self.delay:
             time.sleep(self.delay)
-        rows = np.asarray(model_input, dtype=float).reshape(len(model_input), -1)
-        return [{"label": self.label, "sum": float(row.sum())} for row in rows]
+        return [f"{self.label}:{sum(row):g}" for row in model_input]
 
 
 mlflow.models.set_model(FaultModel())
