@@ -7,6 +7,7 @@ MLflow is imported lazily because it costs about a second and `ml plan` never ne
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,21 @@ _PLUGIN_HINTS = {
     "azureml": "Azure ML tracking needs the `azureml-mlflow` plugin: `uv pip install azureml-mlflow`.",
     "arn": "SageMaker managed MLflow needs the `sagemaker-mlflow` plugin: `uv pip install sagemaker-mlflow`.",
 }
+
+
+class _SageMakerHeaderNoise(logging.Filter):
+    """Drop MLflow's per-request warning caused by the sagemaker-mlflow plugin on non-SageMaker servers.
+
+    The plugin (installed with `sagemaker`) registers a request-header provider that raises
+    IndexError for any tracking URI that is not a SageMaker ARN, and MLflow logs a warning on every
+    HTTP request (dozens per command against the local platform's server).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "resolving request headers" not in record.getMessage()
+
+
+_HEADER_NOISE = _SageMakerHeaderNoise()
 
 
 def use_tracking(outputs: PlatformOutputs) -> MlflowClient:
@@ -37,6 +53,8 @@ def use_tracking(outputs: PlatformOutputs) -> MlflowClient:
             raise UserError(
                 f"tracking URI '{uri}' of stack '{outputs.stack}' cannot be used: {exc}. {_PLUGIN_HINTS[scheme]}"
             ) from None
+    if scheme != "arn":
+        logging.getLogger("mlflow.tracking.request_header.registry").addFilter(_HEADER_NOISE)  # idempotent
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
