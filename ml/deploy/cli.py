@@ -224,13 +224,13 @@ def status_command(
         )
     records = [r for r in read_records(audit_path(outputs)) if r.get("endpoint") == target.endpoint][-last:]
     if records:
-        audit = Table(title=f"audit ({audit_path(outputs)})", title_justify="left")
+        audit = Table(title=f"audit ({audit_path(outputs)}, UTC)", title_justify="left")
         for column in ("when", "who", "what", "outcome", "message"):
-            audit.add_column(column, overflow="fold")
+            audit.add_column(column, overflow="fold", ratio=6 if column == "message" else None)
         for record in records:
             audit.add_row(
-                str(record["ts"])[:19],
-                f"{record['who']['user']}@{record['who']['host']}",
+                str(record["ts"])[5:19].replace("T", " "),
+                record["who"]["user"],
                 record["what"],
                 record["outcome"],
                 record["message"],
