@@ -68,8 +68,8 @@ def build_engine(
     """The engine wired to a stack's target, registry and audit trail."""
     from ml.tracking import use_tracking
 
+    target = target_for(outputs, endpoint)  # first: a platform that is not there fails before anything else
     client = use_tracking(outputs)
-    target = target_for(outputs, endpoint)
     return RolloutEngine(
         outputs,
         target,

@@ -43,6 +43,7 @@ def start(layout: Layout, name: str, model_uri: str, *, tracking_uri: str, worke
         import mlflow.artifacts
         from mlflow.pyfunc import scoring_server
 
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep `ml` output readable
         shutil.rmtree(model_dir, ignore_errors=True)
         model_dir.mkdir(parents=True)
         local_path = mlflow.artifacts.download_artifacts(

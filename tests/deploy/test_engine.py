@@ -8,7 +8,6 @@ in test_local_rollouts.py.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -37,13 +36,9 @@ FEW = DeploymentMetrics(3, 0, 20.0, 30.0)
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("engine-home")
-    previous = os.environ.get("ML_PLATFORM_HOME")
-    os.environ["ML_PLATFORM_HOME"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("ML_PLATFORM_HOME", None)
-    else:
-        os.environ["ML_PLATFORM_HOME"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ML_PLATFORM_HOME", str(path))
+        yield path
 
 
 @pytest.fixture(scope="module")

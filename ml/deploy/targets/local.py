@@ -31,12 +31,16 @@ class LocalTarget(DeploymentTarget):
         super().__init__(outputs, endpoint)
         self.layout = layout or Layout.current()
         scoring_uri = outputs.endpoint.scoring_uri if outputs.endpoint is not None else None
-        if outputs.endpoint is None or endpoint != outputs.endpoint.name or not scoring_uri:
+        if not scoring_uri:
+            raise UserError(
+                f"the local platform is not running (no router in {self.layout.outputs}); start it with "
+                f"`ml platform up` (state lives in $ML_PLATFORM_HOME or ./.mlops)"
+            )
+        if outputs.endpoint is None or endpoint != outputs.endpoint.name:
             exported = outputs.endpoint.name if outputs.endpoint is not None else "none"
             raise UserError(
-                f"the local platform serves one endpoint, '{exported}', with a router; got endpoint '{endpoint}'. "
-                f"Start the platform with `ml platform up` and leave `endpoint:` out of the spec (or set it to "
-                f"'{exported}')"
+                f"the local platform serves one endpoint, '{exported}'; got endpoint '{endpoint}'. "
+                f"Leave `endpoint:` out of the rollout spec (or set it to '{exported}')"
             )
         self.router_url = scoring_uri.removesuffix("/invocations").rstrip("/")
         self.client = httpx.Client(base_url=self.router_url, timeout=10.0)
