@@ -17,13 +17,11 @@ from pulumi_azure_native import machinelearningservices, monitor
 
 from infra.common import child_options
 from infra.config import EndpointSettings
+from ml.deploy.targets.azure_monitor import SCALE_METRICS
 
 BOOTSTRAP_DEPLOYMENT = "blue"
-_METRICS = {
-    "cpu": ("CpuUtilizationPercentage", "Average"),
-    "memory": ("MemoryUtilizationPercentage", "Average"),
-    "requests": ("RequestsPerMinute", "Average"),
-}
+_METRICS = SCALE_METRICS
+"""Shared with the rollout target, which gives every later colour the same autoscale rule."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +112,15 @@ class InferenceEndpoint(pulumi.ComponentResource):
                 workspace_name=args.workspace_name,
                 location=args.location,
                 sku={"name": "Default", "capacity": settings.instance_count},
+                # A union type (Managed | Kubernetes): the SDK passes this dict through untranslated, so
+                # its keys are the API's camelCase wire names (snake_case keys would be dropped by ARM).
                 properties={
-                    "endpoint_compute_type": "Managed",
+                    "endpointComputeType": "Managed",
                     "model": settings.bootstrap_model,
-                    "instance_type": settings.instance_type,
-                    "app_insights_enabled": True,
-                    "egress_public_network_access": "Enabled" if args.public_network_access else "Disabled",
-                    "scale_settings": {"scale_type": "Default"},
+                    "instanceType": settings.instance_type,
+                    "appInsightsEnabled": True,
+                    "egressPublicNetworkAccess": "Enabled" if args.public_network_access else "Disabled",
+                    "scaleSettings": {"scaleType": "Default"},
                 },
                 tags=args.tags,
                 # Later rollouts replace the model and capacity; Pulumi only creates the first.

@@ -16,13 +16,14 @@ with method, path, query, parsed JSON body and headers):
   ``GET`` answers the stored resource or an ARM 404 (``ResourceNotFound``); ``DELETE`` removes it.
   Service defaults are filled as Azure does: a job stored without ``properties.status`` gets
   ``NotStarted``; an online deployment without ``properties.scaleSettings`` gets ``{"scaleType":
-  "Default"}`` (azure-ai-ml cannot read a deployment without it).
+  "Default"}`` (azure-ai-ml cannot read a deployment without it); a model version gets ``flavors``
+  (``{}``), which azure-ai-ml needs to read one.
   A ``GET`` on a collection path (an odd number of type/name segments after the namespace, e.g.
   ``.../workspaces/w/onlineEndpoints``) lists the direct children as ``{"value": [...]}``.
 - **Long-running operations complete at once**: every ``PUT``/``PATCH``/``DELETE`` answer carries
   ``Azure-AsyncOperation`` and ``Location`` headers pointing at ``/operations/{id}`` (which answers
-  ``{"status": "Succeeded"}``) and ``Retry-After: 0``, so the SDK's pollers (which otherwise wait
-  30 s) finish immediately. ``DELETE`` answers 202.
+  ``{"status": "Succeeded"}``) and ``retry-after-ms: 20``, so the SDK's pollers (which otherwise
+  wait 30 s, or 5 s for deployments; ``Retry-After: 0`` reads as "no hint") finish at once. ``DELETE`` answers 202.
 - **Seeded resources**: the workspace (with ``discoveryUrl`` and ``mlFlowTrackingUri``) and its
   default blob datastore ``workspaceblobstore`` (account-key credentials, see below).
 - **Workspace discovery** (``GET /discovery``): every data-plane service URL is this server.
@@ -32,6 +33,13 @@ with method, path, query, parsed JSON body and headers):
   ``PUT`` stores bytes (single shot or block list), ``HEAD``/``GET`` read them back, so asset
   uploads (a code folder) really happen. ``codes/.../startPendingUpload`` and
   ``datastores/.../listSecrets`` answer SAS URIs / keys that point here.
+- **Provisioning that takes time or fails** (`FakeArm.provision`): a ``PUT`` on a matching path
+  stores the resource in the first scripted ``provisioningState`` and moves through the script
+  by wall-clock time; the PUT's long-running operation answers ``InProgress`` until the state is
+  terminal, then ``Succeeded`` or ``Failed`` with the scripted ARM error (what azure-core's poller
+  raises). ``POST .../getLogs`` answers the scripted container log (``FakeArm.logs``).
+- **Azure Monitor metrics** (``GET {resource}/providers/Microsoft.Insights/metrics``): answered by
+  `FakeArm.monitor` (`tests.fakes.azure_monitor.FakeMonitor`) from the endpoint's current traffic.
 - **Cloud metadata** (``GET /metadata/endpoints``): this server as an ARM cloud, for
   ``ARM_CLOUD_METADATA_URL``; `FakeArm.cloud_metadata` is the same for ``MLClient(cloud_metadata=)``.
 
@@ -60,6 +68,7 @@ import re
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -72,11 +81,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import trustme
 
+from tests.fakes.azure_monitor import FakeMonitor
+
 ML_NAMESPACE = "Microsoft.MachineLearningServices"
 _ARM_PREFIX = re.compile(r"^/subscriptions/[^/]+(/resourceGroups/[^/]+)?(/providers/[^/]+)?", re.IGNORECASE)
 _HISTORY = r"^/history/v1\.0(?P<ws>/subscriptions/.+?/workspaces/[^/]+)/runs/(?P<run>[^/]+)"
 _HISTORY_CHILDREN = re.compile(_HISTORY + "/children$")
 _HISTORY_RUN = re.compile(_HISTORY + "$")
+_METRICS = re.compile(r"^(?P<resource>/subscriptions/.+?)/providers/Microsoft\.Insights/metrics$", re.IGNORECASE)
+_TERMINAL = {"Succeeded", "Failed", "Canceled"}
 BLOB_ACCOUNT = "fakeblobaccount"
 BLOB_CONTAINER = "azureml-blobstore-fake"
 
@@ -131,6 +144,8 @@ def _service_defaults(path: str, resource: dict[str, Any]) -> None:
         properties.setdefault("status", "NotStarted")
     if re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path, re.IGNORECASE):
         properties.setdefault("scaleSettings", {"scaleType": "Default"})
+    if re.search(r"/models/[^/]+/versions/[^/]+$", path, re.IGNORECASE):
+        properties.setdefault("flavors", {})
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -171,6 +186,13 @@ class FakeArm:
         self.ca_path = Path(self._tmp.name) / "ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_path))
         self._op_counter = itertools.count(1)
+        self._scripts: list[tuple[re.Pattern[str], list[tuple[str, float]], dict[str, str] | None]] = []
+        self._running: dict[str, tuple[float, list[tuple[str, float]], dict[str, str] | None]] = {}
+        self._operations: dict[str, str] = {}
+        self.logs: dict[str, str] = {}
+        self._script_logs: dict[str, str] = {}
+        """Container logs by lower-cased deployment path, answered by ``POST .../getLogs``."""
+        self.monitor = FakeMonitor(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -255,12 +277,36 @@ class FakeArm:
         """Let ``hook(resource, request)`` rewrite a resource a PUT/PATCH on ``pattern`` is about to store."""
         self._store_hooks.append((re.compile(pattern, re.IGNORECASE), hook))
 
+    def provision(
+        self,
+        pattern: str,
+        states: list[tuple[str, float]],
+        *,
+        error: tuple[str, str] | None = None,
+        logs: str | None = None,
+    ) -> None:
+        """Resources PUT on ``pattern`` go through ``states`` ((provisioningState, seconds) pairs, the last
+        one kept) instead of succeeding at once; a ``Failed`` end carries ``error`` = (code, message) on
+        the PUT's operation, and ``logs`` becomes the resource's container log."""
+        with self._lock:
+            self._scripts.append(
+                (
+                    re.compile(pattern, re.IGNORECASE),
+                    list(states),
+                    {"code": error[0], "message": error[1]} if error else None,
+                )
+            )
+            if logs is not None:
+                self._script_logs[pattern] = logs
+
     # -- state ---------------------------------------------------------------------------------
 
     def put(self, path: str, resource: dict[str, Any]) -> dict[str, Any]:
         """Seed (or replace) a resource as if it had been PUT, without recording a request."""
         with self._lock:
-            stored = self._complete(path, copy.deepcopy(resource))
+            seeded = copy.deepcopy(resource)
+            _service_defaults(path, seeded)
+            stored = self._complete(path, seeded)
             self._resources[path.lower().rstrip("/")] = stored
             return copy.deepcopy(stored)
 
@@ -343,9 +389,52 @@ class FakeArm:
             properties.setdefault("provisioningState", "Succeeded")
         return body
 
-    def _lro_headers(self) -> dict[str, str]:
-        operation = f"{self.url}/operations/op-{next(self._op_counter)}"
-        return {"Azure-AsyncOperation": operation, "Location": operation, "Retry-After": "0"}
+    def _lro_headers(self, key: str | None = None) -> dict[str, str]:
+        op_id = f"op-{next(self._op_counter)}"
+        if key is not None and key in self._running:
+            self._operations[op_id] = key
+        operation = f"{self.url}/operations/{op_id}"
+        # Not Retry-After: 0, which azure-core reads as "no hint" (azure-ai-ml's deployment poller then waits 5 s).
+        return {"Azure-AsyncOperation": operation, "Location": operation, "retry-after-ms": "20"}
+
+    def _start_script(self, key: str, path: str) -> None:
+        """After a PUT: put a scripted resource into its first state and start its clock."""
+        for pattern, states, error in self._scripts:
+            if pattern.search(path):
+                self._running[key] = (time.monotonic(), states, error)
+                for script_pattern, text in self._script_logs.items():
+                    if re.search(script_pattern, path, re.IGNORECASE):
+                        self.logs[key] = text
+                self._resources[key].setdefault("properties", {})["provisioningState"] = states[0][0]
+                return
+
+    def _advance(self) -> None:
+        """Move every scripted resource to the state its clock says."""
+        now = time.monotonic()
+        for key, (started, states, _error) in list(self._running.items()):
+            resource = self._resources.get(key)
+            if resource is None:
+                del self._running[key]
+                continue
+            elapsed, state = now - started, states[-1][0]
+            for name, seconds in states:
+                if elapsed < seconds:
+                    state = name
+                    break
+                elapsed -= seconds
+            resource.setdefault("properties", {})["provisioningState"] = state
+
+    def _operation(self, op_id: str) -> FakeResponse:
+        key = self._operations.get(op_id)
+        if key is None or key not in self._running:
+            return FakeResponse(200, {"status": "Succeeded"}, {"Retry-After": "0"})
+        state = (self._resources[key].get("properties") or {}).get("provisioningState", "Succeeded")
+        if state not in _TERMINAL:
+            return FakeResponse(200, {"status": "InProgress"}, {"retry-after-ms": "20"})
+        error = self._running[key][2]
+        if state == "Failed" and error is not None:
+            return FakeResponse(200, {"status": "Failed", "error": dict(error)}, {"Retry-After": "0"})
+        return FakeResponse(200, {"status": state}, {"Retry-After": "0"})
 
     def handle(self, request: RecordedRequest) -> FakeResponse:
         """Hooks first, then the default behaviour described in the module docstring."""
@@ -355,8 +444,13 @@ class FakeArm:
                 if answer is not None:
                     return answer
         path = request.path
-        if path.startswith("/operations/"):
-            return FakeResponse(200, {"status": "Succeeded"}, {"Retry-After": "0"})
+        with self._lock:
+            self._advance()
+            if path.startswith("/operations/"):
+                return self._operation(path.rsplit("/", 1)[-1])
+        metrics = _METRICS.match(path)
+        if metrics is not None and request.method == "GET":
+            return self.monitor.answer(request, metrics.group("resource"))
         if path == "/discovery":
             return FakeResponse(200, {k: self.url for k in ("api", "catalog", "experimentation", "history", "mfe")})
         if path.startswith("/metadata/endpoints"):
@@ -416,8 +510,11 @@ class FakeArm:
                         store_hook(resource, request)
                 stored = self._complete(path, resource)
                 self._resources[key] = stored
+                if request.method == "PUT":
+                    self._running.pop(key, None)
+                    self._start_script(key, path)
                 status = 200 if existing is not None else 201
-                return FakeResponse(status, copy.deepcopy(stored), self._lro_headers())
+                return FakeResponse(status, copy.deepcopy(stored), self._lro_headers(key))
             if request.method == "DELETE":
                 removed = self._resources.pop(key, None)
                 for other in [k for k in self._resources if k.startswith(key + "/")]:
@@ -431,6 +528,9 @@ class FakeArm:
         path = request.path.rstrip("/")
         action = path.split("/")[-1].lower()
         target = path.rsplit("/", 1)[0]
+        if action == "getlogs":
+            with self._lock:
+                return FakeResponse(200, {"content": self.logs.get(target.lower(), "")})
         if action == "listsecrets":
             return FakeResponse(200, {"secretsType": "AccountKey", "key": "ZmFrZS1hY2NvdW50LWtleQ=="})
         if action == "startpendingupload":

@@ -12,9 +12,10 @@ Use the fixtures from a test module::
 
     def test_x(ml_client, fake_arm): ...
 
-`ml_client_for(arm)` builds a client for any `FakeArm`; `fake_arm_env` sets the process-wide bits
-(CA bundle) and restores ``AZUREML_CURRENT_CLOUD``, which azure-ai-ml writes into ``os.environ``
-whenever a client is built.
+`ml_client_for(arm)` builds a client for any `FakeArm`, `connection_for(arm)` the
+`ml.azure.AzureConnection` behind it (for code that builds its own clients, e.g. the rollout
+target); `fake_arm_env` sets the process-wide bits (CA bundle) and restores
+``AZUREML_CURRENT_CLOUD``, which azure-ai-ml writes into ``os.environ`` whenever a client is built.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ml import azure as ml_azure
+from ml.azure import AzureConnection
 from ml.contract import AzureWorkspaceRef
 from tests.fakes.arm import FakeArm
 
@@ -58,23 +61,27 @@ def workspace_ref(arm: FakeArm) -> AzureWorkspaceRef:
     )
 
 
-def ml_client_for(arm: FakeArm, workspace: AzureWorkspaceRef | None = None) -> MLClient:
-    """An MLClient whose every endpoint (ARM, discovery, run history, blob) is ``arm``."""
-    from azure.ai.ml import MLClient
+def connection_for(arm: FakeArm) -> AzureConnection:
+    """An `ml.azure.AzureConnection` whose every endpoint (ARM, discovery, run history, blob) is ``arm``.
 
-    ref = workspace or workspace_ref(arm)
-    return MLClient(
+    It is what production builds from `DefaultAzureCredential`, with the fake's cloud, CA and no
+    poll delay: code under test that takes a connection reaches the fake exactly as it would Azure.
+    """
+    return AzureConnection(
         FakeTokenCredential(),
-        subscription_id=ref.subscription_id,
-        resource_group_name=ref.resource_group,
-        workspace_name=ref.workspace_name,
+        resource_manager=f"{arm.url}/",
         cloud=arm.cloud_name,
         cloud_metadata=arm.cloud_metadata,
         connection_verify=str(arm.ca_path),
         polling_interval=0,
-        show_progress=False,
         enable_telemetry=False,
     )
+
+
+def ml_client_for(arm: FakeArm, workspace: AzureWorkspaceRef | None = None) -> MLClient:
+    """An MLClient whose every endpoint (ARM, discovery, run history, blob) is ``arm``."""
+    client: MLClient = ml_azure.ml_client(workspace or workspace_ref(arm), connection_for(arm))
+    return client
 
 
 @pytest.fixture

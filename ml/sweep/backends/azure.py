@@ -40,12 +40,12 @@ import math
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml.azure import azure_errors, default_connection, ml_client, workspace_of
 from ml.contract import AzureWorkspaceRef, PlatformOutputs
 from ml.errors import UserError
 from ml.sweep.backends._cloud_staging import requirements_for, stage_code
@@ -376,60 +376,12 @@ def request_body(plan: AzureSweepPlan) -> dict[str, Any]:
 # --- the client -----------------------------------------------------------------------------------
 
 
-def workspace_of(outputs: PlatformOutputs) -> AzureWorkspaceRef:
-    """``outputs.azure``, or a `UserError` saying the stack is not an Azure ML stack."""
-    if outputs.azure is None:
-        raise UserError(
-            f"stack '{outputs.stack}' (cloud '{outputs.cloud}') exports no 'azure' section (subscription, resource "
-            f"group, workspace); the Azure sweep backend needs an Azure ML stack: run `pulumi up` on an Azure stack "
-            f"and pass its outputs"
-        )
-    return outputs.azure
+NEEDED_FOR = "the Azure sweep backend"
 
 
 def default_client(workspace: AzureWorkspaceRef) -> Any:
-    """An `MLClient` for the workspace, authenticated by `DefaultAzureCredential`."""
-    from azure.ai.ml import MLClient
-    from azure.identity import DefaultAzureCredential
-
-    return MLClient(
-        DefaultAzureCredential(),
-        subscription_id=workspace.subscription_id,
-        resource_group_name=workspace.resource_group,
-        workspace_name=workspace.workspace_name,
-        show_progress=False,
-    )
-
-
-@contextmanager
-def azure_errors(what: str, workspace: AzureWorkspaceRef, *, not_found: str | None = None) -> Iterator[None]:
-    """Turn credential and service errors into one-line `UserError`s that say what to do."""
-    from azure.core.exceptions import (
-        ClientAuthenticationError,
-        HttpResponseError,
-        ResourceNotFoundError,
-        ServiceRequestError,
-    )
-
-    where = f"workspace '{workspace.workspace_name}' (resource group '{workspace.resource_group}')"
-    try:
-        yield
-    except ResourceNotFoundError as exc:
-        if not_found is None:
-            raise UserError(f"cannot {what} in {where}: {exc.message or exc}") from None
-        raise UserError(not_found) from None
-    except ClientAuthenticationError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"cannot {what}: no usable Azure credential ({first}). Sign in with `az login`, or set "
-            f"AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or run where a managed identity is available"
-        ) from None
-    except HttpResponseError as exc:
-        code = getattr(getattr(exc, "error", None), "code", None) or exc.status_code
-        message = getattr(getattr(exc, "error", None), "message", None) or exc.message or str(exc)
-        raise UserError(f"cannot {what} in {where}: Azure answered {code}: {message}") from None
-    except ServiceRequestError as exc:
-        raise UserError(f"cannot {what}: Azure ML is unreachable ({exc})") from None
+    """An `MLClient` for the workspace over the production connection (`DefaultAzureCredential`)."""
+    return ml_client(workspace, default_connection())
 
 
 # --- reading a sweep back -------------------------------------------------------------------------
@@ -491,7 +443,7 @@ class AzureSweepBackend(SweepBackend):
 
     def check(self, spec: SweepSpec, outputs: PlatformOutputs) -> None:
         """Reject what Azure ML cannot run, before any cost check or upload."""
-        workspace_of(outputs)
+        workspace_of(outputs, needed_for=NEEDED_FOR)
         problems = incompatibilities(spec, outputs)
         if problems:
             raise UserError(f"sweep spec {spec.source} cannot run on Azure ML: " + "; ".join(problems))
@@ -502,7 +454,7 @@ class AzureSweepBackend(SweepBackend):
         """Stage the code, translate, and create the sweep job; returns with state RUNNING."""
         from ml.sweep.cost import estimate
 
-        workspace = workspace_of(outputs)
+        workspace = workspace_of(outputs, needed_for=NEEDED_FOR)
         self.check(spec, outputs)
         sweep_id = new_sweep_id(spec)
         cost = estimate(spec, outputs)
@@ -533,7 +485,7 @@ class AzureSweepBackend(SweepBackend):
         return SweepRun(sweep_id=sweep_id, backend=BACKEND, status=status, parent_run_id=sweep_id, url=url)
 
     def _read(self, outputs: PlatformOutputs, sweep_id: str) -> tuple[Any, list[Any]]:
-        workspace = workspace_of(outputs)
+        workspace = workspace_of(outputs, needed_for=NEEDED_FOR)
         client = self._client_factory(workspace)
         missing = (
             f"no sweep job '{sweep_id}' in workspace '{workspace.workspace_name}' of stack '{outputs.stack}'; "
