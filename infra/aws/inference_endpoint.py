@@ -14,7 +14,6 @@ rolls a deployed model back to the bootstrap one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
@@ -22,20 +21,13 @@ from pulumi_aws import appautoscaling, cloudwatch, sagemaker
 
 from infra.common import child_options
 from infra.config import AwsEndpointAlarms, EndpointSettings
+from ml.aws import accepts_volume_kms_key
 
 VARIANT = "primary"
 """The serving variant's name; rollouts keep it so autoscaling and alarms stay attached."""
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 INVOCATIONS_PER_INSTANCE = "SageMakerVariantInvocationsPerInstance"
-
-# Instance families whose storage is local NVMe: SageMaker encrypts it in hardware and refuses a KMS key.
-_INSTANCE_STORAGE_FAMILIES = re.compile(r"^ml\.(g4dn|g5|g6|g6e|p3dn|p4d|p4de|p5|m5d|c5d|r5d)\.")
-
-
-def accepts_volume_kms_key(instance_type: str) -> bool:
-    """SageMaker rejects KmsKeyArn on endpoint configs for instance types with local NVMe storage."""
-    return not _INSTANCE_STORAGE_FAMILIES.match(instance_type)
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,7 @@ class AwsPlatform(pulumi.ComponentResource):
                 "mlflow_tracking_server_arn": workspace.tracking_server_arn,
                 "domain_id": workspace.domain_id,
                 "kms_key_arn": artifacts.key_arn,
+                "serving_image": aws_settings.serving_image,
             },
             "training": {
                 "name": training.profile_name,
@@ -171,6 +172,7 @@ class AwsPlatform(pulumi.ComponentResource):
             "auth_mode": "iam",
             "scoring_uri": endpoint.scoring_uri,
             "rollback_alarm_names": endpoint.alarm_names,
+            "variant_name": endpoint.variant_name,
             "autoscale": {
                 "min_instances": serving.min_instances,
                 "max_instances": serving.max_instances,

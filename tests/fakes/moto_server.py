@@ -16,6 +16,15 @@ operation on moto's SageMaker response class *for one test*: it answers the trai
 summaries the test adds with `TuningTrials.add` (and ``ResourceNotFound`` for an unknown tuning
 job, paginated with ``MaxResults``/``NextToken`` like the service). A test that does not request
 `tuning_trials` sees moto's 500, i.e. a service or emulator lacking the call.
+
+moto 5.2.5 also answers HTTP 500 for ``UpdateEndpoint``. `endpoint_updates` (fixture) registers it
+for one test, playing SageMaker's blue/green update as the rollout target relies on it: it
+validates like the service (endpoint InService, config exists, blue/green keeps the variant names,
+an instance-type change on a variant that is an Application Auto Scaling target is refused), records
+each request (`EndpointUpdates.requests`), answers ``Updating`` with a ``PendingDeploymentSummary``
+for `EndpointUpdates.polls` DescribeEndpoint calls, then switches the endpoint to the new config --
+unless one of the ``AutoRollbackConfiguration`` alarms is in ALARM (set with ``SetAlarmState``) at a
+poll, in which case it restores the old config with a ``FailureReason``, as an auto-rollback does.
 """
 
 from __future__ import annotations
@@ -161,3 +170,117 @@ def tuning_trials(moto_server: MotoServer) -> Iterator[TuningTrials]:
         yield store
     finally:
         delattr(SageMakerResponse, attribute)
+
+
+class EndpointUpdates:
+    """What the test-side ``UpdateEndpoint`` received, and how long an update stays ``Updating``."""
+
+    def __init__(self, polls: int = 2) -> None:
+        self.polls = polls
+        self.requests: list[dict[str, Any]] = []
+        self.outcomes: list[str] = []
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def last(self) -> dict[str, Any]:
+        with self._lock:
+            assert self.requests, "no UpdateEndpoint request was made"
+            return self.requests[-1]
+
+
+@pytest.fixture
+def endpoint_updates(moto_server: MotoServer) -> Iterator[EndpointUpdates]:
+    """Teach moto's SageMaker API UpdateEndpoint (blue/green with alarm auto-rollback) for this test only."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    store = EndpointUpdates()
+    assert not hasattr(SageMakerResponse, "update_endpoint"), "moto implements UpdateEndpoint now; drop this"
+    original_describe = SageMakerResponse.describe_endpoint
+
+    def update_endpoint(self: Any) -> Any:
+        backend = self.sagemaker_backend
+        name = self._get_param("EndpointName")
+        config_name = self._get_param("EndpointConfigName")
+        deployment = self._get_param("DeploymentConfig") or {}
+        endpoint = backend.endpoints.get(name)
+        if endpoint is None:
+            raise ValidationError(message=f"Could not find endpoint '{name}'.")
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f"Cannot update in-progress endpoint '{name}'.")
+        new = backend.endpoint_configs.get(config_name)
+        if new is None:
+            raise ValidationError(message=f"Could not find endpoint configuration '{config_name}'.")
+        old = backend.endpoint_configs[endpoint.endpoint_config_name]
+        old_variants = {v["VariantName"]: v for v in old.production_variants}
+        new_variants = {v["VariantName"]: v for v in new.production_variants}
+        if set(old_variants) != set(new_variants):
+            raise ValidationError(
+                message=f"a blue/green update must keep the variant names {sorted(old_variants)}, "
+                f"got {sorted(new_variants)}"
+            )
+        scaling = applicationautoscaling_backends[self.current_account][self.region]
+        registered = scaling.targets.get("sagemaker:variant:DesiredInstanceCount", {})
+        for variant, settings in new_variants.items():
+            changed = settings.get("InstanceType") != old_variants[variant].get("InstanceType")
+            if changed and f"endpoint/{name}/variant/{variant}" in registered:
+                raise ValidationError(
+                    message=f"The variant {variant} is registered for autoscaling: deregister it before changing "
+                    f"its instance type"
+                )
+        alarms = [a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])]
+        with store._lock:
+            store.requests.append(
+                {
+                    "EndpointName": name,
+                    "EndpointConfigName": config_name,
+                    "DeploymentConfig": deployment,
+                    "RetainAllVariantProperties": self._get_param("RetainAllVariantProperties"),
+                }
+            )
+            store._pending[name] = {
+                "new": config_name,
+                "old": endpoint.endpoint_config_name,
+                "alarms": alarms,
+                "polls": store.polls,
+            }
+        endpoint.endpoint_status = "Updating"
+        endpoint.pending_deployment_summary = {"EndpointConfigName": config_name}
+        endpoint.failure_reason = None
+        endpoint.last_modified_time = datetime.now(UTC)
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+    def describe_endpoint(self: Any) -> Any:
+        name = self._get_param("EndpointName")
+        endpoint = self.sagemaker_backend.endpoints.get(name)
+        with store._lock:
+            pending = store._pending.get(name)
+            if endpoint is not None and pending is not None:
+                watch = cloudwatch_backends[self.current_account][self.region].alarms
+                firing = [a for a in pending["alarms"] if a in watch and watch[a].state_value == "ALARM"]
+                pending["polls"] -= 1
+                if firing or pending["polls"] < 0:
+                    del store._pending[name]
+                    endpoint.endpoint_status = "InService"
+                    endpoint.pending_deployment_summary = None
+                    endpoint.last_modified_time = datetime.now(UTC)
+                    if firing:
+                        endpoint.failure_reason = f"Auto-rollback: alarm(s) {', '.join(firing)} in ALARM state"
+                        store.outcomes.append("rolled_back")
+                    else:
+                        config = self.sagemaker_backend.endpoint_configs[pending["new"]]
+                        endpoint.endpoint_config_name = pending["new"]
+                        endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+                        store.outcomes.append("succeeded")
+        return original_describe(self)
+
+    SageMakerResponse.update_endpoint = update_endpoint  # type: ignore[attr-defined]
+    SageMakerResponse.describe_endpoint = describe_endpoint  # type: ignore[method-assign]
+    try:
+        yield store
+    finally:
+        SageMakerResponse.describe_endpoint = original_describe  # type: ignore[method-assign]
+        del SageMakerResponse.update_endpoint  # type: ignore[attr-defined]

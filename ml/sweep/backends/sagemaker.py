@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ml.aws import client as aws_client
+from ml.aws import error_parts, user_error
 from ml.contract import AwsWorkspaceRef, PlatformOutputs
 from ml.errors import UserError
 from ml.sweep import trial
@@ -594,36 +596,6 @@ def make_tarball(directory: Path, target: Path) -> Path:
 # --- AWS calls ------------------------------------------------------------------------------------
 
 
-def _client(service: str, region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 3}))
-
-
-def _aws_error(exc: Exception) -> tuple[str, str, int | None]:
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {})
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    message = str(error.get("Message") or exc)
-    return str(error.get("Code") or type(exc).__name__), message, status
-
-
-def _aws_user_error(what: str, exc: Exception) -> UserError:
-    from botocore.exceptions import NoCredentialsError, NoRegionError
-
-    if isinstance(exc, NoCredentialsError):
-        return UserError(
-            f"cannot {what}: no AWS credentials found; run `aws configure` / `aws sso login`, set AWS_PROFILE, "
-            f"or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        )
-    if isinstance(exc, NoRegionError):
-        return UserError(f"cannot {what}: no AWS region; set AWS_DEFAULT_REGION")
-    code, message, _ = _aws_error(exc)
-    first = message.strip().splitlines()[0] if message.strip() else code
-    return UserError(f"cannot {what}: AWS answered {code}: {first}")
-
-
 def _split_s3(uri: str) -> tuple[str, str]:
     parsed = urlparse(uri)
     return parsed.netloc, parsed.path.lstrip("/")
@@ -696,13 +668,13 @@ class SageMakerSweepBackend(SweepBackend):
                 else {}
             )
             try:
-                _client("s3", outputs.region).upload_file(str(tarball), bucket, key, ExtraArgs=extra or None)
+                aws_client("s3", outputs.region).upload_file(str(tarball), bucket, key, ExtraArgs=extra or None)
             except (ClientError, BotoCoreError) as exc:
-                raise _aws_user_error(f"upload the sweep code to {uri}", exc) from None
+                raise user_error(f"upload the sweep code to {uri}", exc) from None
         try:
-            _client("sagemaker", outputs.region).create_hyper_parameter_tuning_job(**request)
+            aws_client("sagemaker", outputs.region).create_hyper_parameter_tuning_job(**request)
         except (ClientError, BotoCoreError) as exc:
-            raise _aws_user_error(f"create tuning job '{name}'", exc) from None
+            raise user_error(f"create tuning job '{name}'", exc) from None
         notes = early_stopping_notes(spec)
         status = SweepStatus(
             sweep_id=name,
@@ -725,19 +697,19 @@ class SageMakerSweepBackend(SweepBackend):
         from botocore.exceptions import BotoCoreError, ClientError
 
         workspace_of(outputs)
-        client = _client("sagemaker", outputs.region)
+        client = aws_client("sagemaker", outputs.region)
         try:
             return client, client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=sweep_id)
         except ClientError as exc:
-            code, message, _ = _aws_error(exc)
+            code, message, _ = error_parts(exc)
             if code in ("ResourceNotFound", "ValidationException") and "not" in message.lower():
                 raise UserError(
                     f"no tuning job '{sweep_id}' in {outputs.region} for stack '{outputs.stack}'; check the id printed "
                     f"by `ml sweep run`"
                 ) from None
-            raise _aws_user_error(f"read tuning job '{sweep_id}'", exc) from None
+            raise user_error(f"read tuning job '{sweep_id}'", exc) from None
         except BotoCoreError as exc:
-            raise _aws_user_error(f"read tuning job '{sweep_id}'", exc) from None
+            raise user_error(f"read tuning job '{sweep_id}'", exc) from None
 
     @staticmethod
     def _training_jobs(client: Any, sweep_id: str) -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -757,7 +729,7 @@ class SageMakerSweepBackend(SweepBackend):
                 if not token:
                     return summaries, None
         except ClientError as exc:
-            code, _, status = _aws_error(exc)
+            code, _, status = error_parts(exc)
             if code in _MISSING_CALL_CODES or status in (500, 501):
                 endpoint = getattr(getattr(client, "meta", None), "endpoint_url", "the SageMaker endpoint")
                 return None, (
@@ -765,7 +737,7 @@ class SageMakerSweepBackend(SweepBackend):
                     f"counts come from DescribeHyperParameterTuningJob's counters and the best trial from its "
                     f"BestTrainingJob"
                 )
-            raise _aws_user_error(f"list the training jobs of tuning job '{sweep_id}'", exc) from None
+            raise user_error(f"list the training jobs of tuning job '{sweep_id}'", exc) from None
 
     def _tags(self, client: Any, description: dict[str, Any]) -> dict[str, str]:
         try:

@@ -45,7 +45,9 @@ def test_without_a_bootstrap_model_no_endpoint_exists_and_none_is_exported(varie
     serving_types = ("sagemaker/model", "sagemaker/endpoint", "appautoscaling", "cloudwatch")
     assert not [r.name for r in varied.custom_resources if any(t in r.type for t in serving_types)]
     assert not [r for r in varied.resources if r.type == "mlops:aws:InferenceEndpoint"]
-    assert PlatformOutputs.model_validate(varied.outputs).endpoint is None
+    outputs = PlatformOutputs.model_validate(varied.outputs)
+    assert outputs.endpoint is None
+    assert outputs.aws is not None and outputs.aws.serving_image is None
 
 
 def test_dedicated_training_has_no_max_wait(varied: OfflinePlan) -> None:

@@ -1,0 +1,60 @@
+"""boto3 clients and AWS errors as `UserError`s: the one way every AWS-facing module talks to AWS.
+
+Why shared: the SageMaker sweep backend and the SageMaker rollout target must build clients the
+same way (region from the stack, the endpoint from ``AWS_ENDPOINT_URL`` as boto3 reads it, bounded
+standard retries) and must turn the same user-fixable failures (no credentials, no region, an
+``AccessDenied``) into the same one-line messages. boto3 is imported lazily: the CLI imports this
+module on commands that never reach AWS.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ml.errors import UserError
+
+CREDENTIALS_HELP = (
+    "run `aws configure` / `aws sso login`, set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+
+# Instance families whose storage is local NVMe: SageMaker encrypts it in hardware and refuses a KMS key.
+_INSTANCE_STORAGE_FAMILIES = re.compile(r"^ml\.(g4dn|g5|g6|g6e|p3dn|p4d|p4de|p5|m5d|c5d|r5d)\.")
+
+
+def accepts_volume_kms_key(instance_type: str) -> bool:
+    """SageMaker rejects KmsKeyId on endpoint configs for instance types with local NVMe storage.
+
+    Shared by the Pulumi endpoint (bootstrap config) and the rollout target (every later config).
+    """
+    return not _INSTANCE_STORAGE_FAMILIES.match(instance_type)
+
+
+def client(service: str, region: str) -> Any:
+    """A boto3 client for ``service`` in ``region`` with standard retries (at most 3 attempts)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+def error_parts(exc: Exception) -> tuple[str, str, int | None]:
+    """``(code, message, http status)`` of a botocore error (the exception's type name when it has no code)."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = str(error.get("Message") or exc)
+    return str(error.get("Code") or type(exc).__name__), message, status
+
+
+def user_error(what: str, exc: Exception) -> UserError:
+    """``cannot <what>: ...`` naming the fix for missing credentials/region, else AWS's code and first line."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    if isinstance(exc, NoCredentialsError):
+        return UserError(f"cannot {what}: no AWS credentials found; {CREDENTIALS_HELP}")
+    if isinstance(exc, NoRegionError):
+        return UserError(f"cannot {what}: no AWS region; set AWS_DEFAULT_REGION")
+    code, message, _ = error_parts(exc)
+    first = message.strip().splitlines()[0] if message.strip() else code
+    return UserError(f"cannot {what}: AWS answered {code}: {first}")
