@@ -738,6 +738,15 @@ class KubernetesSettings(_Section):
     quota: ServingQuota
     serving: ServingSettings
     colours: ServingColours
+    metrics_url: str | None = None
+    """Prometheus base URL (reachable from where `ml deploy` runs) for the rollout gates' metrics."""
+
+    @field_validator("metrics_url")
+    @classmethod
+    def _metrics_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"'{value}' must be the http(s) base URL of Prometheus, e.g. http://prometheus:9090")
+        return value
 
     @model_validator(mode="after")
     def _fits_quota(self) -> KubernetesSettings:

@@ -48,6 +48,9 @@ class AwsWorkspaceRef(_Strict):
     domain_id: str | None = None
     kms_key_arn: str | None = None
     """The stack's KMS key: jobs pass it as OutputDataConfig/Volume KmsKeyId so outputs use the stack's key."""
+    serving_image: str | None = None
+    """The ECR image that serves models on the stack's endpoint (`mlops:aws.servingImage`); rollouts build
+    each new SageMaker Model from it and the registered version's artifacts."""
 
 
 class TrainingProfile(_Strict):
@@ -92,6 +95,9 @@ class EndpointRef(_Strict):
     autoscale: AutoscaleProfile
     scoring_uri: str | None = None
     rollback_alarm_names: list[str] = Field(default_factory=list)
+    variant_name: str | None = None
+    """SageMaker: the production variant rollouts keep, so the stack's autoscaling target and alarms
+    (whose dimension it is) stay attached across an update."""
 
 
 class ArtifactStoreRef(_Strict):
@@ -119,6 +125,8 @@ class KubernetesServingRef(_Strict):
     `deployments` are also the colours' HPA and PDB names; `min_replicas`/`max_replicas` are each
     colour's HPA bounds from config (a colour at weight 0 runs 0 replicas). `cluster_name`,
     `cluster_resource_group` (AKS) and `kube_context` say how to reach the cluster's API.
+    `metrics_url` is the Prometheus base URL the rollout gates read the gateway's per-colour
+    request counts and latency from (None: no metrics, so a rollout with gates is refused).
     """
 
     namespace: str
@@ -132,6 +140,7 @@ class KubernetesServingRef(_Strict):
     cluster_name: str | None = None
     cluster_resource_group: str | None = None
     kube_context: str | None = None
+    metrics_url: str | None = None
 
 
 class PlatformOutputs(_Strict):

@@ -72,4 +72,5 @@ def build_kubernetes_serving(
         "cluster_name": cluster.name,
         "cluster_resource_group": cluster.resource_group,
         "kube_context": cluster.kubeconfig_context,
+        "metrics_url": config.metrics_url,
     }

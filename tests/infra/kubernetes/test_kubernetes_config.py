@@ -35,6 +35,13 @@ def test_committed_stack_is_valid() -> None:
     assert (k8s.colours.blue.weight, k8s.colours.green.weight) == (100, 0)
     assert k8s.gpu_node_pool is not None and k8s.gpu_node_pool.spot
     assert not k8s.colours.green.active
+    assert k8s.metrics_url is None
+
+
+def test_metrics_url_is_optional_and_read_in_camel_case() -> None:
+    settings = settings_of(_set(k8s_config(), {"metricsUrl": "http://prometheus.monitoring:9090"}))
+    assert settings.kubernetes is not None
+    assert settings.kubernetes.metrics_url == "http://prometheus.monitoring:9090"
 
 
 def test_numbers_in_yaml_are_accepted_as_quantities() -> None:
@@ -145,6 +152,11 @@ BAD_VALUES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("aks-ami", {"gpuNodePool.amiType": "AL2_x86_64_GPU"}, ["gpuNodePool.amiType applies to EKS"]),
     ("ami-unknown", {"gpuNodePool.amiType": "UBUNTU"}, [f"{K}.gpuNodePool.amiType = 'UBUNTU'", "AL2023_x86_64_NVIDIA"]),
     ("unknown-key", {"serving.replicas": 3}, [f"{K}.serving.replicas is not a known setting"]),
+    (
+        "metrics-url",
+        {"metricsUrl": "prometheus:9090"},
+        [f"{K}.metricsUrl = 'prometheus:9090'", "http(s) base URL of Prometheus"],
+    ),
     ("missing-serving", {"serving": None}, [f"{K}.serving is required but not set"]),
 ]
 

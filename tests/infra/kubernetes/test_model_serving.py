@@ -44,6 +44,7 @@ def prod_k8s_config() -> StackConfig:
         "gpu": 1,
     }
     section["serving"]["targetCpuPercent"] = 60
+    section["metricsUrl"] = "https://prometheus.prod.example.com"
     section["colours"] = {
         "blue": {"modelUri": "models:/churn-model/7", "weight": 90, "minReplicas": 2, "maxReplicas": 4},
         "green": {"modelUri": "models:/churn-model/8", "weight": 10, "minReplicas": 2, "maxReplicas": 4},
@@ -327,8 +328,10 @@ def test_contract_exports_what_a_rollout_needs(dev: OfflinePlan, prod: OfflinePl
     assert ref.model_uris == {"blue": "models:/churn-model/1", "green": "models:/churn-model/2"}
     assert (ref.min_replicas, ref.max_replicas) == ({"blue": 1, "green": 1}, {"blue": 4, "green": 4})
     assert (ref.cluster_name, ref.cluster_resource_group, ref.kube_context) == ("aks-ml-dev", "rg-aks-ml-dev", None)
+    assert ref.metrics_url is None  # committed dev-k8s: no Prometheus, so rollouts with gates are refused
     assert prod.outputs["kubernetes"]["weights"] == {"blue": 90, "green": 10}
     assert prod.outputs["kubernetes"]["kube_context"] == "aks-ml-prod"
+    assert prod.outputs["kubernetes"]["metrics_url"] == "https://prometheus.prod.example.com"
 
 
 def test_a_weight_change_is_a_canary_step(dev: OfflinePlan) -> None:

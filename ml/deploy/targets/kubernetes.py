@@ -1,0 +1,451 @@
+"""The Kubernetes rollout target: blue/green Deployments behind one weighted Gateway API HTTPRoute.
+
+Why through the API and not through `pulumi up`: a canary step is one route patch that the gateway
+applies in about a second, while an `up` per step needs the Pulumi CLI and state backend in the
+loop and takes minutes. The stack declares both colours (Deployment, Service, PDB always; an HPA
+while a colour takes traffic) and this target only moves what a rollout moves -- the idle colour's
+model and replicas, the route's weights -- as docs/kubernetes.md ("B. Through the Kubernetes API")
+specifies. Config stays the source of truth: when the rollout ends (`close`), the final weights and
+model URIs are written back to ``Pulumi.<stack>.yaml`` (`ml.deploy.targets._stack_config`).
+
+What each engine call does here:
+
+- ``create_deployment``: strategic-merge patch of the colour's Deployment (container
+  ``model-server`` env ``MODEL_URI`` and annotation ``mlops/model-uri``), scale it to its floor
+  and create/patch its autoscaling/v2 HPA with the contract's ``min..max`` (metrics and behaviour
+  copied from the serving colour's HPA, so Pulumi's next apply finds the same spec);
+- ``wait_healthy``: the `kubectl rollout status` rule plus pod restarts and waiting reasons
+  (`_k8s_health`), failing with the pod's reason (CrashLoopBackOff, image pull, ...);
+- ``set_traffic``: JSON merge patch of the route with the full ``rules`` list (merge patches replace
+  lists) guarded by ``resourceVersion``, then -- when the gateway reports route status -- waits for
+  ``Accepted`` and ``ResolvedRefs`` True at the route's new generation;
+- ``read_metrics``: the gateway's per-colour counts and latency from Prometheus (`_prometheus`);
+- ``delete_deployment``: scale to 0 and delete the HPA; the Deployment and Service stay (free);
+- ``supports_mirror = False``: Gateway API's ``RequestMirror`` filter is Extended support, mirrors a
+  whole rule rather than a percentage on most gateways (``percent`` is newer than v1.0), would add
+  a rule-level filter the stack does not declare, and mirrored requests are counted under another
+  Envoy cluster than the gates read. A blue/green rollout therefore goes warm-up -> switch -> bake
+  with instant switch-back; the engine records that it skipped the mirror phase.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ml.contract import KubernetesServingRef, PlatformOutputs
+from ml.deploy.spec import Gates
+from ml.deploy.target import (
+    DEFAULT_COLOURS,
+    DeploymentError,
+    DeploymentInfo,
+    DeploymentMetrics,
+    DeploymentTarget,
+    ModelRef,
+    NativeRolloutRequest,
+    NativeRolloutResult,
+    Traffic,
+)
+from ml.deploy.targets._k8s_api import KubeApi
+from ml.deploy.targets._k8s_health import colour_health
+from ml.deploy.targets._prometheus import PrometheusMetrics
+from ml.deploy.targets._stack_config import PersistResult, persist_colours
+from ml.errors import UserError
+
+CONTAINER = "model-server"
+MODEL_ANNOTATION = "mlops/model-uri"
+COLOUR_LABEL = "mlops/colour"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+METRICS_KEY = "mlops:kubernetes.metricsUrl"
+DEFAULT_CPU_PERCENT = 70
+
+
+def gates_need_metrics(gates: Gates) -> bool:
+    """False only when a spec explicitly judges nothing: no latency limits, error rate 1, min_requests 0."""
+    return (
+        gates.min_requests > 0
+        or gates.max_error_rate < 1
+        or gates.max_p95_latency_ms is not None
+        or gates.max_p99_latency_ms is not None
+    )
+
+
+class KubernetesTarget(DeploymentTarget):
+    """The stack's HTTPRoute and its two colours, driven through the Kubernetes API."""
+
+    kind = "kubernetes"
+    supports_mirror = False
+
+    def __init__(
+        self,
+        outputs: PlatformOutputs,
+        endpoint: str,
+        *,
+        api: KubeApi | None = None,
+        metrics: PrometheusMetrics | None = None,
+        poll_interval: float = 2.0,
+        route_timeout: float = 60.0,
+        project_dir: Path | None = None,
+    ) -> None:
+        super().__init__(outputs, endpoint)
+        ref = outputs.kubernetes
+        if ref is None:
+            raise UserError(
+                f"stack '{outputs.stack}' exports no kubernetes serving; set mlops:kubernetes and `pulumi up`"
+            )
+        accepted = {ref.route_name, *([outputs.endpoint.name] if outputs.endpoint else [])}
+        if endpoint not in accepted:
+            raise UserError(
+                f"stack '{outputs.stack}' serves Kubernetes traffic through HTTPRoute '{ref.route_name}' in namespace "
+                f"'{ref.namespace}'; got endpoint '{endpoint}'. Leave `endpoint:` out of the rollout spec or set it "
+                f"to '{ref.route_name}'"
+            )
+        self.ref: KubernetesServingRef = ref
+        self.poll_interval = poll_interval
+        self.route_timeout = route_timeout
+        self.project_dir = project_dir
+        self._changed = False
+        self.api = api or KubeApi.connect(ref)
+        try:
+            self._require_route()
+            if metrics is None and ref.metrics_url:
+                metrics = PrometheusMetrics(ref.metrics_url)
+        except BaseException:
+            self.api.close()
+            raise
+        self.metrics = metrics
+
+    # --- names ---------------------------------------------------------------------------------------
+
+    def colours(self) -> tuple[str, str]:
+        names = tuple(self.ref.services)
+        if len(names) != 2:
+            raise UserError(
+                f"the stack's kubernetes serving exports colours {list(names)}; a rollout needs exactly two"
+            )
+        return (names[0], names[1]) if set(names) != set(DEFAULT_COLOURS) else DEFAULT_COLOURS
+
+    def _deployment(self, colour: str) -> str:
+        if colour not in self.ref.services:
+            raise UserError(f"'{colour}' is not a colour of this stack; colours: {', '.join(self.ref.services)}")
+        return self.ref.deployments.get(colour, self.ref.services[colour])
+
+    def _selector(self, colour: str) -> dict[str, str]:
+        return {INSTANCE_LABEL: self.ref.route_name, COLOUR_LABEL: colour}
+
+    def default_instance(self) -> tuple[str, int]:
+        """Pods at the stack's HPA floor (``min_replicas``); a spec's ``instance_count`` raises it."""
+        return ("pods", max(self.ref.min_replicas.values(), default=1))
+
+    # --- the route -----------------------------------------------------------------------------------
+
+    def _require_route(self) -> dict[str, Any]:
+        route = self.api.get_route(self.ref.route_name)
+        if route is not None:
+            return route
+        namespace = self.api.namespace_exists()
+        if namespace is False:
+            raise UserError(
+                f"namespace '{self.ref.namespace}' does not exist on {self.api.host}: run `pulumi up` for stack "
+                f"'{self.outputs.stack}' (mlops:kubernetes.serving.namespace), or check the kubeconfig context"
+            )
+        raise UserError(
+            f"HTTPRoute '{self.ref.route_name}' not found in namespace '{self.ref.namespace}' on {self.api.host}: run "
+            f"`pulumi up` for stack '{self.outputs.stack}' (it creates the route), and check that the Gateway API "
+            f"CRDs (gateway.networking.k8s.io/v1) are installed"
+        )
+
+    def _backend_refs(self, route: dict[str, Any]) -> list[dict[str, Any]]:
+        rules = route.get("spec", {}).get("rules") or []
+        if not rules:
+            raise UserError(f"HTTPRoute '{self.ref.route_name}' has no rules; run `pulumi up` to restore it")
+        return list(rules[0].get("backendRefs") or [])
+
+    def _colour_of(self, service: str) -> str | None:
+        return next((colour for colour, name in self.ref.services.items() if name == service), None)
+
+    def get_traffic(self) -> Traffic:
+        raw: dict[str, int] = {}
+        for backend in self._backend_refs(self._require_route()):
+            colour = self._colour_of(str(backend.get("name")))
+            if colour is None:
+                raise UserError(
+                    f"HTTPRoute '{self.ref.route_name}' sends traffic to Service '{backend.get('name')}', which is not "
+                    f"one of the stack's colours ({', '.join(self.ref.services.values())}); `pulumi up` restores it"
+                )
+            raw[colour] = raw.get(colour, 0) + int(backend.get("weight", 1))
+        return Traffic(weights=_percentages(raw))
+
+    def set_traffic(self, weights: dict[str, int], mirror: dict[str, int] | None = None) -> None:
+        if mirror:
+            raise UserError("the kubernetes target does not mirror traffic (supports_mirror is False)")
+        unknown = sorted(set(weights) - set(self.ref.services))
+        if unknown or (weights and sum(weights.values()) != 100):
+            raise ValueError(f"weights must name colours {list(self.ref.services)} and sum to 100, got {weights}")
+        for attempt in (1, 2):
+            route = self._require_route()
+            rules = copy.deepcopy(route.get("spec", {}).get("rules") or [])
+            refs = self._backend_refs(route)
+            wanted = _weighted_refs(refs, weights, self.ref.services)
+            if wanted == refs:
+                return  # idempotent: already there, nothing to confirm
+            rules[0]["backendRefs"] = wanted
+            body = {"metadata": {"resourceVersion": route["metadata"].get("resourceVersion")}, "spec": {"rules": rules}}
+            try:
+                patched = self.api.patch_route(self.ref.route_name, body)
+            except UserError as exc:
+                if attempt == 1 and "conflict" in str(exc):
+                    continue  # someone changed the route between our read and write: read it again
+                raise
+            self._changed = True
+            self._confirm_route(int(patched.get("metadata", {}).get("generation") or 0), weights)
+            return
+
+    def _confirm_route(self, generation: int, weights: dict[str, int]) -> None:
+        """Wait until every parent Gateway reports Accepted and ResolvedRefs True for ``generation``."""
+        deadline = time.monotonic() + self.route_timeout
+        while True:
+            route = self._require_route()
+            parents = route.get("status", {}).get("parents") or []
+            if not parents:
+                return  # the gateway reports no route status at all: nothing to confirm against
+            pending, failed = _route_problems(parents, generation)
+            if not pending and not failed:
+                return
+            if failed or time.monotonic() >= deadline:
+                raise DeploymentError(
+                    f"the gateway did not apply HTTPRoute '{self.ref.route_name}' generation {generation} "
+                    f"({_fmt(weights)}): {'; '.join(failed + pending)}"
+                )
+            time.sleep(self.poll_interval)
+
+    # --- colours -------------------------------------------------------------------------------------
+
+    def native_rollout(self, request: NativeRolloutRequest) -> NativeRolloutResult | None:
+        """Not native; used as the first look at the spec, to refuse gates that nothing could judge."""
+        if self.metrics is None and gates_need_metrics(request.spec.gates):
+            raise UserError(
+                f"the rollout spec has gates (error rate, latency, min_requests) but stack '{self.outputs.stack}' "
+                f"exports no Prometheus URL to judge them: set `{METRICS_KEY}` (e.g. `pulumi config set --path "
+                f"{METRICS_KEY} http://prometheus.example:9090`) and run `pulumi up`, or judge nothing explicitly "
+                f"with `gates: {{max_error_rate: 1, min_requests: 0}}`"
+            )
+        return None
+
+    def create_deployment(self, name: str, model: ModelRef, instance_type: str, count: int) -> None:
+        deployment = self._deployment(name)
+        if self.api.get_deployment(deployment) is None:
+            raise UserError(
+                f"Deployment '{deployment}' not found in namespace '{self.ref.namespace}': run `pulumi up` for stack "
+                f"'{self.outputs.stack}' (both colours always exist)"
+            )
+        self._changed = True
+        self.api.patch_deployment(
+            deployment,
+            {
+                "metadata": {"annotations": {MODEL_ANNOTATION: model.uri}},
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [{"name": CONTAINER, "env": [{"name": "MODEL_URI", "value": model.uri}]}]
+                        }
+                    }
+                },
+            },
+        )
+        replicas = max(1, count)
+        self.api.scale_deployment(deployment, replicas)
+        self._ensure_hpa(name, deployment, replicas)
+
+    def _ensure_hpa(self, colour: str, deployment: str, floor: int) -> None:
+        bounds = {
+            "minReplicas": max(floor, self.ref.min_replicas.get(colour, 1)),
+            "maxReplicas": max(floor, self.ref.max_replicas.get(colour, floor)),
+        }
+        if self.api.get_hpa(deployment) is not None:
+            self.api.patch_hpa(deployment, {"spec": bounds})
+            return
+        template = self._serving_hpa_spec(colour)
+        labels = {INSTANCE_LABEL: self.ref.route_name, COLOUR_LABEL: colour}
+        self.api.create_hpa(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": deployment, "namespace": self.ref.namespace, "labels": labels},
+                "spec": {
+                    **template,
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+                    **bounds,
+                },
+            }
+        )
+
+    def _serving_hpa_spec(self, new: str) -> dict[str, Any]:
+        """Metrics and behaviour of the other colour's HPA (what the stack declared), else CPU at 70 %."""
+        for colour in self.ref.services:
+            if colour == new:
+                continue
+            hpa = self.api.get_hpa(self._deployment(colour))
+            if hpa is not None:
+                spec = hpa.get("spec", {})
+                return {key: spec[key] for key in ("metrics", "behavior") if key in spec}
+        cpu = {"type": "Utilization", "averageUtilization": DEFAULT_CPU_PERCENT}
+        return {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": cpu}}]}
+
+    def wait_healthy(self, name: str, timeout: float) -> None:
+        deployment = self._deployment(name)
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.api.get_deployment(deployment)
+            if current is None:
+                raise DeploymentError(f"Deployment '{deployment}' disappeared from namespace '{self.ref.namespace}'")
+            health = colour_health(current, self.api.list_pods(self._selector(name)))
+            if health.state == "ready":
+                return
+            if health.state in ("failed", "stopped"):
+                raise DeploymentError(f"colour '{name}' cannot serve: {health.reason}")
+            if time.monotonic() >= deadline:
+                raise DeploymentError(f"colour '{name}' was not ready within {timeout:g}s: {health.reason}")
+            time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def is_healthy(self, name: str) -> bool:
+        current = self.api.get_deployment(self._deployment(name))
+        if current is None:
+            return False
+        status = current.get("status") or {}
+        return int(status.get("availableReplicas") or 0) >= 1
+
+    def read_metrics(self, name: str, since: float) -> DeploymentMetrics:
+        """The gateway's numbers for ``name``; no traffic without Prometheus.
+
+        Without ``metrics_url`` a rollout only gets here when its spec judges nothing
+        (`native_rollout` refused every other spec before anything changed), so zeros decide nothing.
+        """
+        if self.metrics is None:
+            return DeploymentMetrics(requests=0, errors=0)
+        refs = self._backend_refs(self._require_route())
+        service = self.ref.services[name]
+        index = next((i for i, ref in enumerate(refs) if ref.get("name") == service), None)
+        values = {
+            "namespace": self.ref.namespace,
+            "route": self.ref.route_name,
+            "service": service,
+            "colour": name,
+            "index": "" if index is None else index,
+        }
+        return self.metrics.read(values, since)
+
+    def delete_deployment(self, name: str) -> None:
+        deployment = self._deployment(name)
+        current = self.api.get_deployment(deployment)
+        if current is None:
+            return
+        if (current.get("spec") or {}).get("replicas") != 0:
+            self.api.scale_deployment(deployment, 0)
+            self._changed = True
+        if self.api.delete_hpa(deployment):
+            self._changed = True
+
+    def list_deployments(self) -> list[DeploymentInfo]:
+        """Colours that run pods (a colour at 0 replicas is not deployed: it serves and costs nothing)."""
+        infos = []
+        for colour in self.ref.services:
+            current = self.api.get_deployment(self._deployment(colour))
+            if current is None or (current.get("spec") or {}).get("replicas") == 0:
+                continue
+            health = colour_health(current, self.api.list_pods(self._selector(colour)))
+            state = {"ready": "healthy", "failed": "failed"}.get(health.state, "starting")
+            infos.append(DeploymentInfo(name=colour, model=_model_of(current), state=state))
+        return infos
+
+    # --- the end of a rollout --------------------------------------------------------------------------
+
+    def persist_state(self) -> PersistResult:
+        """Write the route's weights and each colour's model URI to the stack config (or say how to)."""
+        weights = self.get_traffic().weights
+        changes: dict[str, dict[str, str | int]] = {}
+        for colour in self.ref.services:
+            values: dict[str, str | int] = {"weight": weights.get(colour, 0)}
+            current = self.api.get_deployment(self._deployment(colour))
+            model = _model_of(current) if current is not None else None
+            if model:
+                values["modelUri"] = model
+            changes[colour] = values
+        return persist_colours(self.outputs.stack, changes, project_dir=self.project_dir)
+
+    def close(self) -> None:
+        """After a rollout that changed the cluster, record its final state in the stack config."""
+        try:
+            if self._changed:
+                self._changed = False
+                print(self.persist_state().message(), file=sys.stderr)
+        finally:
+            self.api.close()
+            if self.metrics is not None:
+                self.metrics.close()
+
+
+def _model_of(deployment: dict[str, Any]) -> str | None:
+    annotation = (deployment.get("metadata", {}).get("annotations") or {}).get(MODEL_ANNOTATION)
+    if annotation:
+        return str(annotation)
+    for container in deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []:
+        if container.get("name") == CONTAINER:
+            for env in container.get("env") or []:
+                if env.get("name") == "MODEL_URI" and env.get("value"):
+                    return str(env["value"])
+    return None
+
+
+def _percentages(raw: dict[str, int]) -> dict[str, int]:
+    """Gateway weights are relative; the engine speaks percent (largest remainder, sum 100)."""
+    total = sum(raw.values())
+    if total in (0, 100):
+        return dict(raw) if total else {}
+    exact = {colour: 100 * weight / total for colour, weight in raw.items()}
+    result = {colour: int(value) for colour, value in exact.items()}
+    for colour in sorted(exact, key=lambda c: exact[c] - result[c], reverse=True)[: 100 - sum(result.values())]:
+        result[colour] += 1
+    return result
+
+
+def _weighted_refs(
+    refs: list[dict[str, Any]], weights: dict[str, int], services: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The full backendRefs list with every colour's new weight (0 when absent); other fields kept."""
+    by_name = {ref.get("name"): ref for ref in refs}
+    port = next((ref["port"] for ref in refs if "port" in ref), 80)
+    wanted = []
+    for colour, service in services.items():
+        ref = dict(by_name.get(service) or {"group": "", "kind": "Service", "name": service, "port": port})
+        ref["weight"] = int(weights.get(colour, 0))
+        wanted.append(ref)
+    return wanted
+
+
+def _route_problems(parents: list[dict[str, Any]], generation: int) -> tuple[list[str], list[str]]:
+    """(conditions not yet reported for ``generation``, conditions reported False) over all parents."""
+    pending, failed = [], []
+    for parent in parents:
+        gateway = parent.get("parentRef", {}).get("name", "?")
+        conditions = {c.get("type"): c for c in parent.get("conditions") or []}
+        for kind in ("Accepted", "ResolvedRefs"):
+            condition = conditions.get(kind)
+            if condition is None or int(condition.get("observedGeneration") or 0) < generation:
+                pending.append(f"Gateway '{gateway}': {kind} not yet reported for generation {generation}")
+            elif condition.get("status") != "True":
+                reason = f"{condition.get('reason', '')}: {condition.get('message', '')}".strip(": ")
+                failed.append(f"Gateway '{gateway}': {kind} False ({reason or 'no reason given'})")
+    return pending, failed
+
+
+def _fmt(weights: dict[str, int]) -> str:
+    return ", ".join(f"{colour} {weight}%" for colour, weight in weights.items()) or "no live colour"
+
+
+def create_target(outputs: PlatformOutputs, endpoint: str) -> DeploymentTarget:
+    """The module-level factory `ml.deploy.target.target_for` calls."""
+    return KubernetesTarget(outputs, endpoint)
