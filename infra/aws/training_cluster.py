@@ -40,8 +40,11 @@ class GpuTrainingCluster(pulumi.ComponentResource):
     security_group_ids: list[str]
 
     def __init__(self, name: str, args: GpuTrainingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:aws:GpuTrainingCluster", name, None, opts)
         settings = args.settings
+        # The profile's cost switches as component inputs (camelCase, like provider properties), so
+        # policy packs and `ml plan --policy` see them: SageMaker has no cluster resource to inspect.
+        profile = {"instanceType": settings.instance_type, "enableManagedSpotTraining": settings.spot}
+        super().__init__("mlops:aws:GpuTrainingCluster", name, profile, opts)
         self.profile_name = args.profile_name
         self.instance_type = settings.instance_type
         self.max_instances = settings.max_nodes
