@@ -19,6 +19,11 @@ Sources (public list-price pages, Linux, pay-as-you-go, no discounts):
 The values were compiled on 2026-11-22 from list prices as published in 2025, without fetching the
 pages from this machine (it has no access to them): they are approximate. `local` costs nothing.
 
+The Azure rows are VM prices, so the same rows also price AKS node pools and Azure ML managed
+online endpoint instances (Azure ML adds no surcharge on either). What else the platform bills
+(SageMaker hosting, EC2 nodes, registries, tracking servers, storage, logs) lives next to this
+table in `ml/cost/hosting.py` and `ml/cost/services.py`; `ml/cost/estimate.py` prices a plan.
+
 Example::
 
     >>> price_for("ml.g4dn.xlarge").on_demand_per_hour
@@ -94,9 +99,14 @@ _TABLE: dict[str, tuple[PriceCloud, float, float]] = {
     "Standard_NC8as_T4_v3": ("azure", 0.752, 0.226),
     "Standard_NC6s_v3": ("azure", 3.06, 0.918),
     "Standard_NC24ads_A100_v4": ("azure", 3.673, 1.469),
-    # Azure CPU sizes
+    # Azure CPU sizes (training clusters, AKS nodes, managed online endpoint instances)
+    "Standard_DS2_v2": ("azure", 0.114, 0.023),
     "Standard_DS3_v2": ("azure", 0.229, 0.046),
+    "Standard_DS4_v2": ("azure", 0.458, 0.092),
+    "Standard_D2s_v3": ("azure", 0.096, 0.019),
     "Standard_D4s_v3": ("azure", 0.192, 0.038),
+    "Standard_D8s_v3": ("azure", 0.384, 0.077),
+    "Standard_F2s_v2": ("azure", 0.085, 0.017),
     "Standard_E4s_v3": ("azure", 0.252, 0.050),
     "Standard_F4s_v2": ("azure", 0.169, 0.034),
     # SageMaker training instances
@@ -105,6 +115,7 @@ _TABLE: dict[str, tuple[PriceCloud, float, float]] = {
     "ml.g5.xlarge": ("aws", 1.408, 0.422),
     "ml.g5.2xlarge": ("aws", 1.515, 0.455),
     "ml.p3.2xlarge": ("aws", 3.825, 1.148),
+    "ml.p4d.24xlarge": ("aws", 37.688, 11.306),
     "ml.m5.large": ("aws", 0.115, 0.035),
     "ml.m5.xlarge": ("aws", 0.23, 0.069),
     "ml.c5.xlarge": ("aws", 0.204, 0.061),
@@ -120,21 +131,15 @@ def known_instance_types(cloud: PriceCloud | None = None) -> list[str]:
     return [name for name, (where, _, _) in _TABLE.items() if cloud is None or where == cloud]
 
 
-def price_for(instance_type: str) -> InstancePrice:
-    """The price of one instance type; Azure SKU names match case-insensitively, as Azure does.
+def find_price(instance_type: str) -> InstancePrice | None:
+    """The price of one instance type, or None when the table does not know it.
 
-    An unknown type is a `UserError` that lists the known ones: a cost check must not guess.
+    Why a second lookup: a plan estimate reports an unknown type as an explicit "no price" line
+    and goes on with the other resources, where a sweep's cost check must stop (`price_for`).
     """
     name = _BY_LOWER.get(instance_type.strip().lower())
     if name is None:
-        by_cloud = "; ".join(
-            f"{cloud}: {', '.join(known_instance_types(cloud))}" for cloud in ("azure", "aws", "local")
-        )
-        raise UserError(
-            f"no price for instance type '{instance_type}'. Known types ({by_cloud}). Use one of them "
-            f"(compute.instance_type in the sweep spec, or the stack's training instance type), or add "
-            f"it to ml/cost/prices.py with its source."
-        )
+        return None
     cloud, on_demand, spot = _TABLE[name]
     return InstancePrice(
         instance_type=name,
@@ -144,3 +149,21 @@ def price_for(instance_type: str) -> InstancePrice:
         currency=CURRENCY,
         source=SOURCES[cloud],
     )
+
+
+def price_for(instance_type: str) -> InstancePrice:
+    """The price of one instance type; Azure SKU names match case-insensitively, as Azure does.
+
+    An unknown type is a `UserError` that lists the known ones: a cost check must not guess.
+    """
+    found = find_price(instance_type)
+    if found is None:
+        by_cloud = "; ".join(
+            f"{cloud}: {', '.join(known_instance_types(cloud))}" for cloud in ("azure", "aws", "local")
+        )
+        raise UserError(
+            f"no price for instance type '{instance_type}'. Known types ({by_cloud}). Use one of them "
+            f"(compute.instance_type in the sweep spec, or the stack's training instance type), or add "
+            f"it to ml/cost/prices.py with its source."
+        )
+    return found

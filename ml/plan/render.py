@@ -2,7 +2,9 @@
 
 Why a curated list of inputs per type: a full input dump buries the decisions (SKU, node
 counts, priority, lifecycle days, budget thresholds, autoscale bounds) under provider defaults.
-Each cloud lists its key inputs in `ml/plan/providers/<cloud>.py`.
+Each cloud lists its key inputs in `ml/plan/providers/<cloud>.py`. After the tree comes the
+estimated monthly cost (`ml/cost/estimate.py`): idle and at maximum scale per resource, the spot
+saving and the total against the stack's budget.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.tree import Tree
 
+from ml.cost.model import StackCost
 from ml.plan.offline import OfflinePlan, PlannedResource
 from ml.plan.providers.base import Summary, load_providers
 
@@ -48,9 +52,49 @@ def render_tree(plan: OfflinePlan, console: Console) -> None:
     console.print(root)
 
 
-def plan_as_json(plan: OfflinePlan) -> dict[str, Any]:
+def money(value: float | None) -> str:
+    """A monthly amount for tables: two decimals with thousands separators, or 'no price'."""
+    return "no price" if value is None else f"{value:,.2f}"
+
+
+def render_cost(cost: StackCost, console: Console) -> None:
+    """The estimated monthly cost per resource (idle / max), spot saving, total against the budget."""
+    table = Table(title=f"estimated monthly cost, stack {cost.stack} ({cost.currency})", title_justify="left")
+    table.add_column("resource")
+    table.add_column("priced as", overflow="fold")
+    table.add_column("idle", justify="right")
+    table.add_column("max scale", justify="right")
+    for line in cost.lines:
+        style = "red" if not line.priced else None
+        basis = f"{line.basis} [dim]({line.note})[/]" if line.note else line.basis
+        table.add_row(
+            f"{line.type.rsplit(':', 1)[-1]} {line.resource}", basis, money(line.idle), money(line.max), style=style
+        )
+    table.add_row(
+        "[bold]total[/]",
+        f"{len(cost.free)} more resources bill nothing themselves",
+        f"[bold]{money(cost.idle_total)}[/]",
+        f"[bold]{money(cost.max_total)}[/]",
+    )
+    console.print(table)
+    for saving in cost.spot:
+        console.print(
+            f"spot saving, {saving.resource} at max scale ({saving.max_nodes} x {saving.instance_type}): on-demand "
+            f"{money(saving.on_demand)} - spot {money(saving.spot)} = [green]{money(saving.saving)}[/] {cost.currency}"
+            f"/month ({saving.percent:.0f}%)",
+            highlight=False,
+        )
+    console.print(f"[bold]total[/]: {cost.budget_summary()}", highlight=False)
+    for warning in cost.warnings():
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    sources = "; ".join(f"{s.url} ({s.region}, {s.retrieved})" for s in cost.sources())
+    assumed = ", ".join(f"cost:{k}={v:g}" for k, v in cost.assumptions.as_dict().items())
+    console.print(f"[dim]approximate list prices: {sources}. Assumed volumes: {assumed}.[/]", highlight=False)
+
+
+def plan_as_json(plan: OfflinePlan, cost: StackCost | None = None) -> dict[str, Any]:
     """A machine-readable plan: what CI archives and what `--against` compares."""
-    return {
+    document = {
         "stack": plan.stack,
         "resources": [
             {
@@ -64,3 +108,6 @@ def plan_as_json(plan: OfflinePlan) -> dict[str, Any]:
         ],
         "outputs": plan.outputs,
     }
+    if cost is not None:
+        document["cost"] = cost.as_json()
+    return document

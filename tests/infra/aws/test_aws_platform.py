@@ -438,7 +438,7 @@ def test_budget_counts_only_this_stack_by_its_tag(dev: OfflinePlan, prod: Offlin
         assert note["subscriberEmailAddresses"] == ["ml-platform@example.com", "finops@example.com"]
         assert note["subscriberSnsTopicArns"] == [f"arn:aws:sns:{REGION}:{ACCOUNT}:ml-platform-budget"]
     dev_budget = dev.one("aws:budgets/budget:Budget").inputs
-    assert dev_budget["limitAmount"] == "300.00"
+    assert dev_budget["limitAmount"] == "800.00"
     assert dev_budget["costFilters"][0]["values"] == ["user:mlops-stack$mlopsdevaws"]
     assert all("subscriberSnsTopicArns" not in n for n in dev_budget["notifications"])
     assert not dev.of_type("aws:costexplorer/costAllocationTag:CostAllocationTag")
@@ -457,6 +457,8 @@ def test_exports_exactly_the_contract(dev: OfflinePlan, prod: OfflinePlan) -> No
         assert outputs.aws.execution_role_arn == f"arn:aws:iam::{ACCOUNT}:role/{prefix}-sagemaker-execution"
         assert outputs.aws.mlflow_tracking_server_arn == server_arn
         assert outputs.aws.kms_key_arn == _key_arn(plan)
+        # What `ml deploy` needs to build each new model and keep the variant the alarms/autoscaling watch.
+        assert outputs.aws.serving_image == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlflow-pyfunc:3.17.2"
         assert outputs.azure is None
         assert outputs.artifacts.name == bucket
         assert outputs.artifacts.uri == f"s3://{bucket}"
@@ -473,6 +475,7 @@ def test_exports_exactly_the_contract(dev: OfflinePlan, prod: OfflinePlan) -> No
             f"https://runtime.sagemaker.{REGION}.amazonaws.com/endpoints/{prefix}-endpoint/invocations"
         )
         assert outputs.endpoint.autoscale.metric == "requests"
+        assert outputs.endpoint.variant_name == "primary"
     dev_outputs = PlatformOutputs.model_validate(dev.outputs)
     assert dev_outputs.aws is not None and dev_outputs.aws.domain_id is None
     assert (dev_outputs.training.instance_type, dev_outputs.training.max_nodes) == ("ml.g5.xlarge", 2)
