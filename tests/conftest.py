@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_uris() -> Iterator[None]:
+    """Give every test MLflow's process-wide URIs as they were before it.
+
+    Why: `ml.tracking.use_tracking` (like the CLI) sets MLflow's global tracking and registry URIs and
+    their environment variables; without this, a later test's `MlflowClient(tracking_uri=...)` still
+    resolves the registry to a server an earlier test has stopped, and retries for minutes.
+    """
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    yield
+    if "mlflow" in sys.modules:
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        tracking_utils.set_tracking_uri(None)  # type: ignore[arg-type]  # None means "unset" in MLflow
+        registry_utils._registry_uri = None
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
