@@ -250,6 +250,7 @@ class RolloutEngine:
         instance_type, count = target.default_instance()
         instance_type = spec.instance_type or instance_type
         count = spec.instance_count or count
+        target.preflight(spec, instance_type=instance_type, instance_count=count)
         rollout_id = uuid.uuid4().hex
         self.journal.begin(
             {

@@ -24,6 +24,8 @@ Contract for a target module ``ml/deploy/targets/<name>.py`` (local, azure, sage
   ``since`` (seconds) -- mirrored requests included, since that is what a mirror phase judges;
 - ``delete_deployment`` and ``set_traffic`` are idempotent (deleting a missing deployment is a
   no-op); ``is_healthy`` is a cheap liveness probe the engine calls while it bakes a step;
+- ``preflight(spec, ...)`` refuses a spec the target cannot honour (a gate it has no metrics for, a
+  strategy its platform cannot run) before the engine journals or creates anything;
 - a target that runs a whole rollout natively (SageMaker's blue/green deployment config with
   auto-rollback alarms) overrides `DeploymentTarget.native_rollout` and returns its result; the
   engine then only records it and moves aliases. Returning None (the default) means "step me".
@@ -199,6 +201,13 @@ class DeploymentTarget(ABC):
     @abstractmethod
     def list_deployments(self) -> list[DeploymentInfo]:
         """Deployments currently behind the endpoint."""
+
+    def preflight(self, spec: RolloutSpec, *, instance_type: str, instance_count: int) -> None:  # noqa: B027
+        """Refuse a spec this target cannot honour, with a `UserError`, before anything is journaled or created.
+
+        Why a hook of its own: a refusal is a user error, not a failed rollout; raising it here leaves no
+        journal, no audit run and no resource behind, so nothing needs rolling back.
+        """
 
     def native_rollout(self, request: NativeRolloutRequest) -> NativeRolloutResult | None:
         """Run the whole rollout with the platform's own machinery, or None to let the engine step it."""

@@ -274,10 +274,20 @@ def test_gates_without_metrics_url_fail_up_front_naming_the_key(world: World, ml
         world.rollout("{type: canary, steps: [10, 100]}")
     assert world.kube.calls("PATCH", "") == [] and world.kube.calls("POST", "") == []
     assert world.prom.queries == []
+    # refused before the engine journaled anything: no rollout to recover, no audit run opened
+    assert not list((world.project / "rollouts").glob("*"))
+    assert world.client.search_runs([e.experiment_id for e in world.client.search_experiments()]) == []
     # Judging nothing has to be said explicitly; then readiness is the only check.
     result = world.rollout("{type: blue_green}", gates="{max_error_rate: 1, min_requests: 0}")
     assert result.outcome == "promoted", result.message
     assert world.kube.route_patches() == [{BLUE: 0, GREEN: 100}]
+    # `ml rollback`'s gates (min_requests 0, insufficient traffic passes) are not blocked either
+    world.client.set_registered_model_alias(MODEL, "challenger", "1")
+    back = world.rollout(
+        "{type: blue_green}", gates="{max_error_rate: 0.05, min_requests: 0, insufficient_traffic: pass}"
+    )
+    assert back.outcome == "promoted", back.message
+    assert world.kube.route_patches()[-1] == {BLUE: 100, GREEN: 0}
 
 
 def test_missing_route_or_namespace_is_one_clear_error(world: World, mlflow_sqlite_uri: str) -> None:

@@ -396,6 +396,9 @@ def test_gates_and_strategies_sagemaker_cannot_honour_are_refused(stack: Stack) 
             stack.deploy(strategy, extra)
         assert expected in str(caught.value), strategy
     assert stack.serving_config() == BOOTSTRAP and stack.model_names() == models and stack.champion() is None
+    # refused before the engine journaled anything: no rollout to recover, no audit run opened
+    assert not list(stack.journal_dir.glob("*"))
+    assert stack.client.search_runs([e.experiment_id for e in stack.client.search_experiments()]) == []
 
 
 def test_a_latency_gate_an_alarm_enforces_is_mapped(stack: Stack, endpoint_updates: EndpointUpdates) -> None:

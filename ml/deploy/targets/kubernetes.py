@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.contract import KubernetesServingRef, PlatformOutputs
-from ml.deploy.spec import Gates
+from ml.deploy.spec import Gates, RolloutSpec
 from ml.deploy.target import (
     DEFAULT_COLOURS,
     DeploymentError,
@@ -45,8 +45,6 @@ from ml.deploy.target import (
     DeploymentMetrics,
     DeploymentTarget,
     ModelRef,
-    NativeRolloutRequest,
-    NativeRolloutResult,
     Traffic,
 )
 from ml.deploy.targets._k8s_api import KubeApi
@@ -64,13 +62,15 @@ DEFAULT_CPU_PERCENT = 70
 
 
 def gates_need_metrics(gates: Gates) -> bool:
-    """False only when a spec explicitly judges nothing: no latency limits, error rate 1, min_requests 0."""
-    return (
-        gates.min_requests > 0
-        or gates.max_error_rate < 1
-        or gates.max_p95_latency_ms is not None
-        or gates.max_p99_latency_ms is not None
-    )
+    """False only when a spec lets a step pass on no traffic at all.
+
+    That is: no latency limits, ``min_requests: 0``, and either ``max_error_rate: 1`` (judge nothing) or
+    ``insufficient_traffic: pass`` -- what `ml rollback` uses to return to a known-good model, which must
+    not be blocked by a missing metrics source.
+    """
+    if gates.min_requests > 0 or gates.max_p95_latency_ms is not None or gates.max_p99_latency_ms is not None:
+        return True
+    return gates.max_error_rate < 1 and gates.insufficient_traffic != "pass"
 
 
 class KubernetesTarget(DeploymentTarget):
@@ -224,16 +224,15 @@ class KubernetesTarget(DeploymentTarget):
 
     # --- colours -------------------------------------------------------------------------------------
 
-    def native_rollout(self, request: NativeRolloutRequest) -> NativeRolloutResult | None:
-        """Not native; used as the first look at the spec, to refuse gates that nothing could judge."""
-        if self.metrics is None and gates_need_metrics(request.spec.gates):
+    def preflight(self, spec: RolloutSpec, *, instance_type: str, instance_count: int) -> None:
+        """Refuse gates that nothing could judge: without Prometheus there are no request numbers."""
+        if self.metrics is None and gates_need_metrics(spec.gates):
             raise UserError(
                 f"the rollout spec has gates (error rate, latency, min_requests) but stack '{self.outputs.stack}' "
                 f"exports no Prometheus URL to judge them: set `{METRICS_KEY}` (e.g. `pulumi config set --path "
                 f"{METRICS_KEY} http://prometheus.example:9090`) and run `pulumi up`, or judge nothing explicitly "
                 f"with `gates: {{max_error_rate: 1, min_requests: 0}}`"
             )
-        return None
 
     def create_deployment(self, name: str, model: ModelRef, instance_type: str, count: int) -> None:
         deployment = self._deployment(name)
@@ -322,7 +321,7 @@ class KubernetesTarget(DeploymentTarget):
         """The gateway's numbers for ``name``; no traffic without Prometheus.
 
         Without ``metrics_url`` a rollout only gets here when its spec judges nothing
-        (`native_rollout` refused every other spec before anything changed), so zeros decide nothing.
+        (`preflight` refused every other spec before anything changed), so zeros decide nothing.
         """
         if self.metrics is None:
             return DeploymentMetrics(requests=0, errors=0)

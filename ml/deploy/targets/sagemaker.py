@@ -35,6 +35,7 @@ from typing import Any
 
 from ml import aws
 from ml.contract import AwsWorkspaceRef, PlatformOutputs
+from ml.deploy.spec import RolloutSpec
 from ml.deploy.target import (
     DeploymentError,
     DeploymentInfo,
@@ -365,17 +366,26 @@ class SageMakerTarget(DeploymentTarget):
 
     # --- the native rollout ---------------------------------------------------------------------------------
 
-    def native_rollout(self, request: NativeRolloutRequest) -> NativeRolloutResult:
-        """Stage the new config, update the endpoint with blue/green guardrails, and wait for the outcome."""
-        spec = request.spec
+    def preflight(self, spec: RolloutSpec, *, instance_type: str, instance_count: int) -> None:
+        """Refuse gates no alarm enforces and strategies SageMaker's blue/green update cannot run."""
+        self._refusals(spec, instance_count)
+
+    def _refusals(self, spec: RolloutSpec, instance_count: int) -> tuple[list[native.Alarm], list[str]]:
+        """The stack's alarms and the notes on how gates map to them; a `UserError` listing every refusal."""
         alarms = self._alarms()
         gate_notes, gate_problems = native.gate_notes(spec.gates, alarms)
-        problems = native.strategy_problems(spec, request.instance_count) + gate_problems
+        problems = native.strategy_problems(spec, instance_count) + gate_problems
         if problems:
             raise UserError(
                 f"rollout spec {spec.source} cannot run natively on SageMaker endpoint '{self.endpoint}': "
                 + "; ".join(problems)
             )
+        return alarms, gate_notes
+
+    def native_rollout(self, request: NativeRolloutRequest) -> NativeRolloutResult:
+        """Stage the new config, update the endpoint with blue/green guardrails, and wait for the outcome."""
+        spec = request.spec
+        alarms, gate_notes = self._refusals(spec, request.instance_count)
         described, live = self._live()
         if described.get("EndpointStatus") != "InService":
             raise UserError(
