@@ -340,6 +340,29 @@ def test_blue_green_instance_type_change_reregisters_autoscaling(
     assert stack.champion() == version
 
 
+def test_new_fleet_is_never_smaller_than_what_autoscaling_runs(stack: Stack, endpoint_updates: EndpointUpdates) -> None:
+    stack.version()
+    # under load, autoscaling has taken the variant from 2 to 4 instances
+    stack.sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": VARIANT, "DesiredWeight": 1.0, "DesiredInstanceCount": 4}],
+    )
+    result = stack.deploy("{type: blue_green}", "instance_count: 2\n")
+    assert result.outcome == "promoted", result.message
+    config = stack.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint_updates.last()["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 4
+    assert any("at 4 instances, not 2" in e.message for e in result.events if e.kind == "native")
+    # a quiet endpoint keeps the requested size
+    stack.sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": VARIANT, "DesiredWeight": 1.0, "DesiredInstanceCount": 1}],
+    )
+    stack.version()
+    assert stack.deploy("{type: blue_green}", "instance_count: 2\n").outcome == "promoted"
+    config = stack.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint_updates.last()["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
+
+
 def test_alarm_in_alarm_rolls_back_and_moves_no_alias(stack: Stack, endpoint_updates: EndpointUpdates) -> None:
     champion = stack.version()
     assert stack.deploy("{type: blue_green}").outcome == "promoted"

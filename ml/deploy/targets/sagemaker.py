@@ -396,11 +396,12 @@ class SageMakerTarget(DeploymentTarget):
         events: list[dict[str, Any]] = [{"message": note} for note in gate_notes]
         events += [{"message": note} for note in native.strategy_notes(spec, request.instance_count)]
         config = native.deployment_config(spec, [alarm.name for alarm in alarms])
+        count = self._fleet_size(described, variant, live, request, events)
         new = self._stage(
             request.deployment,
             request.model,
             request.instance_type,
-            request.instance_count,
+            count,
             live,
             variant,
             described,
@@ -409,7 +410,7 @@ class SageMakerTarget(DeploymentTarget):
         events.append(
             {
                 "message": f"created model and endpoint config '{new}' ({request.instance_type} "
-                f"x{request.instance_count}, variant '{variant}'); updating with {routing['Type']} "
+                f"x{count}, variant '{variant}'); updating with {routing['Type']} "
                 f"and auto-rollback on {', '.join(a.name for a in alarms)}",
                 "deployment_config": config,
             }
@@ -431,6 +432,41 @@ class SageMakerTarget(DeploymentTarget):
         finally:
             if saved is not None:
                 self._restore_scaling(saved, events)
+
+    def _fleet_size(
+        self,
+        described: dict[str, Any],
+        variant: str,
+        live: _Config,
+        request: NativeRolloutRequest,
+        events: list[dict[str, Any]],
+    ) -> int:
+        """The new fleet's instance count: never below what autoscaling runs the live variant at now.
+
+        Why: the spec's (or stack's) count sizes a quiet endpoint; under load autoscaling may run more,
+        and a blue/green switch to a smaller green fleet would push that load onto too few instances
+        before autoscaling catches up. Counts of another instance type are not comparable, so a type
+        change keeps the requested count.
+        """
+        if live.instance_type != request.instance_type:
+            return request.instance_count
+        running = max(
+            (
+                int(v.get("DesiredInstanceCount") or v.get("CurrentInstanceCount") or 0)
+                for v in described.get("ProductionVariants", [])
+                if v.get("VariantName") == variant
+            ),
+            default=0,
+        )
+        if running <= request.instance_count:
+            return request.instance_count
+        events.append(
+            {
+                "message": f"sized the new fleet at {running} instances, not {request.instance_count}: autoscaling "
+                f"runs variant '{variant}' at {running} now"
+            }
+        )
+        return running
 
     def _await_update(
         self, new: str, old: str, started: float, timeout: float, events: list[dict[str, Any]]
