@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ml.contract import AwsWorkspaceRef, PlatformOutputs
 from ml.errors import UserError
 
 CREDENTIALS_HELP = (
@@ -58,3 +59,14 @@ def user_error(what: str, exc: Exception) -> UserError:
     code, message, _ = error_parts(exc)
     first = message.strip().splitlines()[0] if message.strip() else code
     return UserError(f"cannot {what}: AWS answered {code}: {first}")
+
+
+def workspace_of(outputs: PlatformOutputs, *, needed_for: str) -> AwsWorkspaceRef:
+    """``outputs.aws``, or a `UserError` saying the stack is not a SageMaker stack (``needed_for`` names who asks)."""
+    if outputs.aws is None:
+        raise UserError(
+            f"stack '{outputs.stack}' (cloud '{outputs.cloud}') exports no 'aws' section (execution role, tracking "
+            f"server, serving image, KMS key); {needed_for} needs an AWS stack: run `pulumi up` on it and pass "
+            f"`--stack` or `--outputs` for that stack"
+        )
+    return outputs.aws

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ml.errors import UserError
-from ml.plan.stack_config import StackConfig, available_stacks, read_stack_config
+from ml.plan.stack_config import StackConfig, available_stacks, parse_stack_config, read_stack_config
 
 
 @dataclass(frozen=True)
@@ -60,25 +59,5 @@ def resolve_base(project_dir: Path, stack: str, against: str) -> BaseConfig:
     shown = _git(git, project_dir, "show", f"{sha}:{path.as_posix()}")
     if shown.returncode != 0:
         return BaseConfig(label=f"{label} (no {path.name} there)", config=None)
-    return BaseConfig(
-        label=label, config=_config_from_text(project_dir, stack, shown.stdout, where=f"{against}:{path}")
-    )
-
-
-def _config_from_text(project_dir: Path, stack: str, text: str, *, where: str) -> StackConfig:
-    """Parse a stack file's text as `read_stack_config` would, with errors naming the ref, not a temp dir."""
-    with tempfile.TemporaryDirectory(prefix="ml-plan-against-") as scratch:
-        folder = Path(scratch)
-        shutil.copy(project_dir / "Pulumi.yaml", folder / "Pulumi.yaml")
-        (folder / f"Pulumi.{stack}.yaml").write_text(text)
-        try:
-            config = read_stack_config(folder, stack)
-        except UserError as exc:
-            raise UserError(str(exc).replace(str(folder / f"Pulumi.{stack}.yaml"), where)) from None
-    return StackConfig(
-        project=config.project,
-        stack=config.stack,
-        values=config.values,
-        source=Path(where),
-        secret_keys=config.secret_keys,
-    )
+    where = Path(f"{against}:{path.as_posix()}")
+    return BaseConfig(label=label, config=parse_stack_config(project_dir, stack, shown.stdout, source=where))

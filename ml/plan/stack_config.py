@@ -43,13 +43,13 @@ def find_project_dir(start: Path | None = None) -> Path:
     )
 
 
-def _load_yaml(path: Path) -> Any:
+def _load_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise UserError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
 
 
 def available_stacks(project_dir: Path) -> list[str]:
@@ -58,20 +58,26 @@ def available_stacks(project_dir: Path) -> list[str]:
 
 def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
     """Load `Pulumi.yaml` (project name) and `Pulumi.<stack>.yaml` (config) from `project_dir`."""
-    project = _load_yaml(project_dir / "Pulumi.yaml") or {}
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = ", ".join(available_stacks(project_dir)) or "none"
         raise UserError(f"stack '{stack}' has no {path.name} in {project_dir}; stacks here: {known}.")
-    document = _load_yaml(path) or {}
+    return parse_stack_config(project_dir, stack, path.read_text(), source=path)
+
+
+def parse_stack_config(project_dir: Path, stack: str, text: str, *, source: Path) -> StackConfig:
+    """A stack file's text as config; ``source`` names where it came from (a path, or ``REF:path``)."""
+    project_file = project_dir / "Pulumi.yaml"
+    project = _load_yaml(project_file.read_text(), str(project_file)) or {}
+    document = _load_yaml(text, str(source)) or {}
     raw = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping under 'config:'.")
+        raise UserError(f"{source}: expected a mapping under 'config:'.")
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for key, value in raw.items():
         if ":" not in str(key):
-            raise UserError(f"{path}: config key '{key}' needs a namespace, e.g. 'mlops:{key}'.")
+            raise UserError(f"{source}: config key '{key}' needs a namespace, e.g. 'mlops:{key}'.")
         if isinstance(value, dict) and set(value) == {"secure"}:
             secrets.add(key)
             value = SECRET_PLACEHOLDER
@@ -80,6 +86,6 @@ def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
         project=str(project.get("name", "mlops")),
         stack=stack,
         values=values,
-        source=path,
+        source=source,
         secret_keys=frozenset(secrets),
     )

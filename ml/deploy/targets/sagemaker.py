@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml import aws
-from ml.contract import AwsWorkspaceRef, PlatformOutputs
+from ml.contract import PlatformOutputs
 from ml.deploy.spec import RolloutSpec
 from ml.deploy.target import (
     DeploymentError,
@@ -58,16 +58,7 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 TRANSITIONS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 BROKEN = ("Failed", "UpdateRollbackFailed", "OutOfService", "Deleting")
 
-
-def workspace_of(outputs: PlatformOutputs) -> AwsWorkspaceRef:
-    """``outputs.aws`` or a `UserError` saying the stack is not a SageMaker stack."""
-    if outputs.aws is None:
-        raise UserError(
-            f"stack '{outputs.stack}' (cloud '{outputs.cloud}') exports no 'aws' section (execution role, serving "
-            f"image, KMS key); the SageMaker rollout target needs an AWS stack's outputs: run `pulumi up` on it "
-            f"and pass `--stack` or `--outputs` for that stack"
-        )
-    return outputs.aws
+NEEDED_FOR = "the SageMaker rollout target (`ml deploy`)"
 
 
 def _not_found(exc: Exception) -> bool:
@@ -116,7 +107,7 @@ class SageMakerTarget(DeploymentTarget):
         settle_timeout: float = 1800.0,
     ) -> None:
         super().__init__(outputs, endpoint)
-        self.workspace = workspace_of(outputs)
+        self.workspace = aws.workspace_of(outputs, needed_for=NEEDED_FOR)
         self.poll_interval = poll_interval
         self.settle_timeout = settle_timeout
         self.sagemaker = aws.client("sagemaker", outputs.region)

@@ -43,9 +43,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ml import aws
 from ml.aws import client as aws_client
 from ml.aws import error_parts, user_error
-from ml.contract import AwsWorkspaceRef, PlatformOutputs
+from ml.contract import PlatformOutputs
 from ml.errors import UserError
 from ml.sweep import trial
 from ml.sweep.backends._cloud_staging import requirements_for, stage_code
@@ -102,6 +103,8 @@ _SWEEP_STATES = {
     "Stopping": SweepState.STOPPED,
     "Stopped": SweepState.STOPPED,
 }
+
+NEEDED_FOR = "the SageMaker sweep backend"
 
 
 # --- names and values ----------------------------------------------------------------------------
@@ -270,16 +273,6 @@ def quantized(spec: SweepSpec) -> dict[str, float]:
     return {name: p.q for name, p in spec.search_space.items() if isinstance(p, QUniform)}
 
 
-def workspace_of(outputs: PlatformOutputs) -> AwsWorkspaceRef:
-    """``outputs.aws``, or a `UserError` saying the stack is not a SageMaker stack."""
-    if outputs.aws is None:
-        raise UserError(
-            f"stack '{outputs.stack}' (cloud '{outputs.cloud}') exports no 'aws' section (execution role, tracking "
-            f"server); the SageMaker sweep backend needs an AWS stack: run `pulumi up` on it and pass its outputs"
-        )
-    return outputs.aws
-
-
 def _checkpoint_uri(outputs: PlatformOutputs, name: str) -> str:
     base = outputs.training.checkpoint_uri or (
         f"{outputs.artifacts.uri.rstrip('/')}/{outputs.artifacts.checkpoint_prefix.strip('/')}"
@@ -325,7 +318,7 @@ def tuning_job_request(
     ``code`` is the S3 URI of the staged code tarball, ``image`` the training image. Raises
     `UserError` listing every incompatibility first.
     """
-    workspace = workspace_of(outputs)
+    workspace = aws.workspace_of(outputs, needed_for=NEEDED_FOR)
     problems = incompatibilities(spec, outputs)
     if problems:
         raise UserError(f"sweep spec {spec.source} cannot run on SageMaker: " + "; ".join(problems))
@@ -637,7 +630,7 @@ class SageMakerSweepBackend(SweepBackend):
 
     def check(self, spec: SweepSpec, outputs: PlatformOutputs) -> None:
         """Reject what SageMaker cannot run, before any cost check or upload."""
-        workspace_of(outputs)
+        aws.workspace_of(outputs, needed_for=NEEDED_FOR)
         problems = incompatibilities(spec, outputs)
         if problems:
             raise UserError(f"sweep spec {spec.source} cannot run on SageMaker: " + "; ".join(problems))
@@ -650,7 +643,7 @@ class SageMakerSweepBackend(SweepBackend):
 
         from ml.sweep.cost import estimate
 
-        workspace = workspace_of(outputs)
+        workspace = aws.workspace_of(outputs, needed_for=NEEDED_FOR)
         self.check(spec, outputs)
         name = tuning_job_name(spec)
         cost = estimate(spec, outputs)
@@ -696,7 +689,7 @@ class SageMakerSweepBackend(SweepBackend):
     def _describe(self, outputs: PlatformOutputs, sweep_id: str) -> tuple[Any, dict[str, Any]]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        workspace_of(outputs)
+        aws.workspace_of(outputs, needed_for=NEEDED_FOR)
         client = aws_client("sagemaker", outputs.region)
         try:
             return client, client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=sweep_id)
