@@ -13,6 +13,24 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from infra.props import get, items, number
+
+__all__ = [
+    "Finding",
+    "Guardrail",
+    "Level",
+    "Resource",
+    "ResourceRule",
+    "Scope",
+    "StackRule",
+    "Violation",
+    "get",
+    "items",
+    "number",
+    "of_type",
+    "tags_of",
+]
+
 
 class Level(StrEnum):
     """What a violation does: `mandatory` fails the preview/update and `ml plan --policy`; `advisory` warns."""
@@ -90,40 +108,6 @@ class Violation:
     resource_type: str = ""
     resource_name: str = ""
     urn: str = ""
-
-
-# --- property helpers: providers give nested mappings (or pulumi_policy's read-only proxies) -----
-
-
-def get(props: Any, path: str, default: Any = None) -> Any:
-    """`props["a"]["b"]` for path "a.b", or `default` when any step is missing or not a mapping."""
-    node = props
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def items(value: Any) -> list[Any]:
-    """A list-like property as a list (strings and mappings are not lists); None -> []."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    return []
-
-
-def number(value: Any) -> float | None:
-    """Numbers arrive as floats from the engine and as strings in some APIs (`"10"`): read both."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def tags_of(resource: Resource) -> Mapping[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.props import get
 from ml.cost.assumptions import HOURS_PER_MONTH, Assumptions
 from ml.cost.hosting import POD_BASIS, find_ec2_price, find_hosting_price
 from ml.cost.model import CostLine, SpotSaving
@@ -83,12 +84,6 @@ def _service(resource: PlannedResource, key: str, basis: str, quantity: float = 
     return CostLine(resource.name, resource.type, f"{basis} at {unit}", per_month, per_month, note, (found.source,))
 
 
-def _get(node: Any, path: str) -> Any:
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def _int(value: Any, default: int = 0) -> int:
     return default if value is None else int(float(value))
 
@@ -98,7 +93,7 @@ def _int(value: Any, default: int = 0) -> int:
 
 def aml_compute(resource: PlannedResource, ctx: Context) -> CostLine:
     """AmlCompute training cluster: vmSize x min..maxNodeCount, low priority = spot price."""
-    props = _get(resource.inputs, "properties.properties") or {}
+    props = get(resource.inputs, "properties.properties") or {}
     vm = str(props.get("vmSize", "?"))
     scale = props.get("scaleSettings") or {}
     return _pool(
@@ -127,7 +122,7 @@ def online_deployment(resource: PlannedResource, ctx: Context) -> CostLine:
     """Managed online deployment: instance type x capacity, bounded by its autoscale setting."""
     props = resource.inputs.get("properties") or {}
     sku = str(props.get("instance_type") or props.get("instanceType") or "?")
-    capacity = _int(_get(resource.inputs, "sku.capacity"), 1)
+    capacity = _int(get(resource.inputs, "sku.capacity"), 1)
     low, high = _autoscale_bounds(ctx, f"/{resource.inputs.get('deploymentName', resource.name)}") or (
         capacity,
         capacity,
@@ -183,18 +178,18 @@ def _expected_deployment(
 
 
 def container_registry(resource: PlannedResource, ctx: Context) -> CostLine:
-    tier = str(_get(resource.inputs, "sku.name") or "?")
+    tier = str(get(resource.inputs, "sku.name") or "?")
     return _service(resource, f"azure:acr:{tier}", f"{tier} tier")
 
 
 def storage_account(resource: PlannedResource, ctx: Context) -> CostLine:
-    sku = str(_get(resource.inputs, "sku.name") or "?")
+    sku = str(get(resource.inputs, "sku.name") or "?")
     gb = ctx.assumptions.storage_gb
     return _service(resource, f"azure:blob:{sku}", f"{gb:g} GB {sku} hot (assumed, cost:storageGb)", gb)
 
 
 def key_vault(resource: PlannedResource, ctx: Context) -> CostLine:
-    sku = str(_get(resource.inputs, "properties.sku.name") or "standard")
+    sku = str(get(resource.inputs, "properties.sku.name") or "standard")
     ops = ctx.assumptions.key_vault_operations
     return _service(
         resource, f"azure:keyvault:{sku}", f"{ops:,.0f} operations (assumed, cost:keyVaultOperations)", ops / 10_000
@@ -202,7 +197,7 @@ def key_vault(resource: PlannedResource, ctx: Context) -> CostLine:
 
 
 def log_analytics(resource: PlannedResource, ctx: Context) -> CostLine:
-    sku = str(_get(resource.inputs, "sku.name") or "PerGB2018")
+    sku = str(get(resource.inputs, "sku.name") or "PerGB2018")
     gb = ctx.assumptions.log_ingestion_gb
     return _service(
         resource,
@@ -233,7 +228,7 @@ def agent_pool(resource: PlannedResource, ctx: Context) -> CostLine:
 
 
 def managed_cluster(resource: PlannedResource, ctx: Context) -> CostLine:
-    tier = str(_get(resource.inputs, "sku.tier") or "Free")
+    tier = str(get(resource.inputs, "sku.tier") or "Free")
     return _service(resource, f"azure:aks:{tier}", f"AKS control plane, {tier} tier (node pools priced apart)")
 
 
@@ -367,11 +362,11 @@ def _hpa_bounds(ctx: Context, deployment: str) -> tuple[int, int] | None:
 def k8s_deployment(resource: PlannedResource, ctx: Context) -> CostLine:
     """Pods on an existing cluster: replicas (or HPA min..max) x the share of a node their requests reserve."""
     spec = resource.inputs.get("spec") or {}
-    pod = _get(spec, "template.spec") or {}
-    name = _get(resource.inputs, "metadata.name") or resource.name
+    pod = get(spec, "template.spec") or {}
+    name = get(resource.inputs, "metadata.name") or resource.name
     cpu = memory = 0.0
     for container in pod.get("containers", []):
-        requests = _get(container, "resources.requests") or {}
+        requests = get(container, "resources.requests") or {}
         cpu += cpu_quantity(requests.get("cpu", 0))
         memory += memory_gib(requests.get("memory", 0))
     replicas = spec.get("replicas")

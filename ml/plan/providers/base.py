@@ -14,6 +14,8 @@ from typing import Any
 
 import pulumi
 
+from infra.props import get
+
 Summary = Callable[[dict[str, Any]], dict[str, Any]]
 Filler = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
@@ -27,9 +29,7 @@ def pick_paths(*paths: str) -> Summary:
     def pick(inputs: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for path in paths:
-            node: Any = inputs
-            for part in path.split("."):
-                node = node.get(part) if isinstance(node, dict) else None
+            node = get(inputs, path)
             if node is not None:
                 parts = [p for p in path.split(".") if p != "properties"]
                 label = ".".join(parts[-2:]) if parts[-1] in {"name", "type", "days", "tier"} else parts[-1]
