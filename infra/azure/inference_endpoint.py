@@ -17,11 +17,10 @@ from pulumi_azure_native import machinelearningservices, monitor
 
 from infra.common import child_options
 from infra.config import EndpointSettings
-from ml.deploy.targets.azure_monitor import SCALE_METRICS
+from ml.contract import AutoscaleProfile
+from ml.deploy.targets import azure_monitor
 
 BOOTSTRAP_DEPLOYMENT = "blue"
-_METRICS = SCALE_METRICS
-"""Shared with the rollout target, which gives every later colour the same autoscale rule."""
 
 
 @dataclass(frozen=True)
@@ -36,43 +35,20 @@ class InferenceEndpointArgs:
 
 
 def autoscale_profile(settings: EndpointSettings, deployment_id: pulumi.Input[str]) -> dict[str, Any]:
-    """The Azure Monitor autoscale profile for one deployment: scale out above, in below target."""
-    metric, statistic = _METRICS[settings.scale_rule.metric]
-    target = settings.scale_rule.target
+    """The bootstrap deployment's Azure Monitor autoscale profile.
 
-    def rule(direction: str, operator: str, threshold: float, cooldown_minutes: int) -> dict[str, Any]:
-        return {
-            "metric_trigger": {
-                "metric_name": metric,
-                "metric_resource_uri": deployment_id,
-                "operator": operator,
-                "statistic": statistic,
-                "threshold": threshold,
-                "time_aggregation": "Average",
-                "time_grain": "PT1M",
-                "time_window": "PT5M",
-            },
-            "scale_action": {
-                "direction": direction,
-                "type": "ChangeCount",
-                "value": "1",
-                "cooldown": f"PT{cooldown_minutes}M",
-            },
-        }
-
-    return {
-        "name": "target-tracking",
-        "capacity": {
-            "minimum": str(settings.min_instances),
-            "maximum": str(settings.max_instances),
-            "default": str(settings.instance_count),
-        },
-        "rules": [
-            rule("Increase", "GreaterThan", target, settings.scale_out_cooldown_minutes),
-            # Scale in well below target so the two rules never flap against each other.
-            rule("Decrease", "LessThan", round(target * 0.5, 2), settings.scale_in_cooldown_minutes),
-        ],
-    }
+    Built by the same function the rollout target uses for every later colour, from the same values
+    the stack exports as ``endpoint.autoscale``, so no colour scales differently.
+    """
+    profile = AutoscaleProfile(
+        min_instances=settings.min_instances,
+        max_instances=settings.max_instances,
+        metric=settings.scale_rule.metric,
+        target=settings.scale_rule.target,
+        scale_out_cooldown_seconds=settings.scale_out_cooldown_minutes * 60,
+        scale_in_cooldown_seconds=settings.scale_in_cooldown_minutes * 60,
+    )
+    return azure_monitor.autoscale_profile(profile, deployment_id=deployment_id, default_count=settings.instance_count)
 
 
 class InferenceEndpoint(pulumi.ComponentResource):

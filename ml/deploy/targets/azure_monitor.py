@@ -118,8 +118,12 @@ def _cooldown(seconds: int) -> str:
     return f"PT{seconds // 60}M" if seconds % 60 == 0 else f"PT{seconds}S"
 
 
-def autoscale_profile(profile: AutoscaleProfile, *, deployment_id: str, default_count: int) -> dict[str, Any]:
-    """The Azure Monitor autoscale profile (ARM JSON) for one deployment: out above target, in below half."""
+def autoscale_profile(profile: AutoscaleProfile, *, deployment_id: Any, default_count: int) -> dict[str, Any]:
+    """The Azure Monitor autoscale profile (ARM JSON) for one deployment: out above target, in below half.
+
+    ``deployment_id`` is the deployment's resource id: a string here, a Pulumi Output when the stack
+    builds the bootstrap deployment's setting (infra/azure/inference_endpoint.py) with this same function.
+    """
     if profile.metric not in SCALE_METRICS:
         raise UserError(
             f"outputs.endpoint.autoscale.metric is '{profile.metric}'; Azure managed online deployments scale on "
