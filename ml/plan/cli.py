@@ -6,19 +6,17 @@ import json
 import time
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 
-from ml.plan.against import resolve_base
-from ml.plan.markdown import diff_markdown, plan_markdown
-from ml.plan.offline import run_offline
-from ml.plan.policy import Violation, check_plan, raise_on_mandatory, read_policy_config, render_violations
-from ml.plan.render import plan_as_json, render_cost, render_tree
-from ml.plan.report import price_and_compare
 from ml.plan.stack_config import find_project_dir, read_stack_config
+
+if TYPE_CHECKING:
+    from ml.plan.policy import Violation
 
 NOTICE = (
     "Offline plan: the resources the program declares for this stack's YAML, run under Pulumi's mock "
@@ -56,6 +54,14 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Show the resources a stack declares (tree with key inputs) and the outputs it would export."""
+        # Imported here: they pull in Pulumi (~0.7 s), which no other `ml` command needs at start-up.
+        from ml.plan.against import resolve_base
+        from ml.plan.markdown import diff_markdown, plan_markdown
+        from ml.plan.offline import run_offline
+        from ml.plan.policy import check_plan, raise_on_mandatory, read_policy_config, render_violations
+        from ml.plan.render import plan_as_json, render_cost, render_tree
+        from ml.plan.report import price_and_compare
+
         console = Console()
         directory = project_dir or find_project_dir()
         documents = []
