@@ -10,6 +10,7 @@ rules themselves are the same functions `ml plan --policy` runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -47,6 +48,17 @@ def _schema(rule: Guardrail) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties={"exemptResources": EXEMPT_RESOURCES_SCHEMA, **rule.config_properties})
 
 
+def _described(rule: Guardrail) -> dict[str, Any]:
+    """What the resource and stack policies of a rule share: its name, level, config schema and fix."""
+    return {
+        "name": rule.name,
+        "description": rule.description,
+        "enforcement_level": enforcement_level(rule.level),
+        "config_schema": _schema(rule),
+        "remediation_steps": rule.remediation,
+    }
+
+
 def _resource_policy(rule: Guardrail) -> ResourceValidationPolicy:
     check = rule.resource_rule
     assert check is not None
@@ -59,14 +71,7 @@ def _resource_policy(rule: Guardrail) -> ResourceValidationPolicy:
         for message in check(resource, config):
             report_violation(_message(rule, message), None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=enforcement_level(rule.level),
-        config_schema=_schema(rule),
-        remediation_steps=rule.remediation,
-    )
+    return ResourceValidationPolicy(validate=validate, **_described(rule))
 
 
 def _stack_policy(rule: Guardrail) -> StackValidationPolicy:
@@ -82,14 +87,7 @@ def _stack_policy(rule: Guardrail) -> StackValidationPolicy:
                 continue
             report_violation(_message(rule, finding.message), finding.resource.urn if finding.resource else None)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=enforcement_level(rule.level),
-        config_schema=_schema(rule),
-        remediation_steps=rule.remediation,
-    )
+    return StackValidationPolicy(validate=validate, **_described(rule))
 
 
 def build_policies(guardrails: Sequence[Guardrail] = GUARDRAILS) -> list[Policy]:
