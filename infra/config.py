@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 NAMESPACE = "mlops"
 

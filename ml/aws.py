@@ -9,27 +9,14 @@ module on commands that never reach AWS.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ml.contract import AwsWorkspaceRef, PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 CREDENTIALS_HELP = (
     "run `aws configure` / `aws sso login`, set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 )
-
-# Instance families whose storage is local NVMe: SageMaker encrypts it in hardware and refuses a KMS key.
-_INSTANCE_STORAGE_FAMILIES = re.compile(r"^ml\.(g4dn|g5|g6|g6e|p3dn|p4d|p4de|p5|m5d|c5d|r5d)\.")
-
-
-def accepts_volume_kms_key(instance_type: str) -> bool:
-    """SageMaker rejects KmsKeyId on endpoint configs for instance types with local NVMe storage.
-
-    Shared by the Pulumi endpoint (bootstrap config) and the rollout target (every later config).
-    """
-    return not _INSTANCE_STORAGE_FAMILIES.match(instance_type)
-
 
 def client(service: str, region: str) -> Any:
     """A boto3 client for ``service`` in ``region`` with standard retries (at most 3 attempts)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml.contract import AzureWorkspaceRef, PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 PUBLIC_RESOURCE_MANAGER = "https://management.azure.com/"
 CREDENTIAL_HELP = (

@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.console import Console
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 app = typer.Typer(
     name="ml",

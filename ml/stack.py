@@ -24,7 +24,7 @@ from ml.contract import (
     TrainingProfile,
     parse_platform_outputs,
 )
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 LOCAL_STACK = "local"
 LOCAL_OUTPUTS_FILE = "outputs.json"

@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

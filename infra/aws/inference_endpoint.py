@@ -21,7 +21,7 @@ from pulumi_aws import appautoscaling, cloudwatch, sagemaker
 
 from infra.common import child_options
 from infra.config import AwsEndpointAlarms, EndpointSettings
-from ml.aws import accepts_volume_kms_key
+from ml.contract.aws import accepts_volume_kms_key
 
 VARIANT = "primary"
 """The serving variant's name; rollouts keep it so autoscaling and alarms stay attached."""

@@ -18,7 +18,7 @@ from pulumi_azure_native import machinelearningservices, monitor
 from infra.common import child_options
 from infra.config import EndpointSettings
 from ml.contract import AutoscaleProfile
-from ml.deploy.targets import azure_monitor
+from ml.contract.azure import autoscale_profile as deployment_autoscale_profile
 
 BOOTSTRAP_DEPLOYMENT = "blue"
 
@@ -48,7 +48,7 @@ def autoscale_profile(settings: EndpointSettings, deployment_id: pulumi.Input[st
         scale_out_cooldown_seconds=settings.scale_out_cooldown_minutes * 60,
         scale_in_cooldown_seconds=settings.scale_in_cooldown_minutes * 60,
     )
-    return azure_monitor.autoscale_profile(profile, deployment_id=deployment_id, default_count=settings.instance_count)
+    return deployment_autoscale_profile(profile, deployment_id=deployment_id, default_count=settings.instance_count)
 
 
 class InferenceEndpoint(pulumi.ComponentResource):

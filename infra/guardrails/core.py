@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from infra.props import get, items, number
+from ml.contract.props import get, items, number
 
 __all__ = [
     "Finding",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 HOURS_PER_MONTH = 730.0
 """The hours a month bills for an always-on resource (365 x 24 / 12), as both clouds' calculators use."""

@@ -1,12 +1,14 @@
 """Estimate a planned stack's monthly cost: idle, at maximum scale, spot saving, against its budget.
 
-Why from the offline plan: it holds every resource with the real inputs the program would send
+Why from the declared resources of the offline plan (`ml/contract/declared.py`): they hold every
+resource with the real inputs the program would send
 (`ml/plan/offline.py`), so the estimate prices what the YAML actually builds, and the same code
 prices a pull request's base and head for `ml plan --against`. See `ml/cost/model.py` for what
 idle and max mean and `ml/cost/rules.py` for each resource type's rule.
 
 Example::
 
+    >>> from ml.plan.report import assumptions_for                           # doctest: +SKIP
     >>> from ml.plan.stack_config import read_stack_config
     >>> from ml.plan.offline import run_offline
     >>> config = read_stack_config(Path("."), "dev")                         # doctest: +SKIP
@@ -15,16 +17,10 @@ Example::
 
 from __future__ import annotations
 
-from ml.cost.assumptions import NAMESPACE, Assumptions, assumptions_from_config
+from ml.contract.declared import OfflinePlan
+from ml.cost.assumptions import Assumptions
 from ml.cost.model import BudgetLimit, CostLine, SpotSaving, StackCost, budget_from_outputs
 from ml.cost.rules import FREE, Context, price_resource, training_jobs
-from ml.plan.offline import OfflinePlan
-from ml.plan.stack_config import StackConfig
-
-
-def assumptions_for(config: StackConfig) -> Assumptions:
-    """The stack's `cost:` keys (data volumes), defaults for the rest."""
-    return assumptions_from_config(config.namespace(NAMESPACE), source=str(config.source))
 
 
 def estimate_plan(plan: OfflinePlan, assumptions: Assumptions | None = None) -> StackCost:
@@ -56,4 +52,4 @@ def estimate_plan(plan: OfflinePlan, assumptions: Assumptions | None = None) -> 
     )
 
 
-__all__ = ["Assumptions", "BudgetLimit", "CostLine", "SpotSaving", "StackCost", "assumptions_for", "estimate_plan"]
+__all__ = ["Assumptions", "BudgetLimit", "CostLine", "SpotSaving", "StackCost", "estimate_plan"]

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 PriceCloud = Literal["azure", "aws", "local"]
 

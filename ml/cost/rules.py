@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.props import get
+from ml.contract.declared import OfflinePlan, PlannedResource
+from ml.contract.props import get
 from ml.cost.assumptions import HOURS_PER_MONTH, Assumptions
 from ml.cost.hosting import POD_BASIS, find_ec2_price, find_hosting_price
 from ml.cost.model import CostLine, SpotSaving
 from ml.cost.prices import InstancePrice, find_price
 from ml.cost.services import ServicePrice, find_service_price, service_price
-from ml.plan.offline import OfflinePlan, PlannedResource
 
 H = HOURS_PER_MONTH
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.deploy import journal as phases
 from ml.deploy.audit import AuditTrail
 from ml.deploy.gates import GateReport, evaluate
@@ -44,7 +45,6 @@ from ml.deploy.journal import Journal
 from ml.deploy.registry import Registry
 from ml.deploy.spec import BlueGreen, Gates, RolloutSpec
 from ml.deploy.target import DeploymentError, DeploymentTarget, ModelRef, NativeRolloutRequest, Traffic
-from ml.errors import UserError
 
 Outcome = Literal["promoted", "rolled_back", "unchanged"]
 DEAD_AFTER_FAILED_PROBES = 3

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 PREPARED = "prepared"
 """Previous traffic captured; nothing changed yet."""

@@ -13,8 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ml.contract.errors import UserError
 from ml.deploy.target import ModelRef
-from ml.errors import UserError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

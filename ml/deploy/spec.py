@@ -30,17 +30,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
-
-KeyPath = tuple[str | int, ...]
+from ml.contract.errors import UserError
+from ml.contract.validation import YamlDocument, validate_document
 
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>[0-9]+))$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
@@ -233,123 +230,18 @@ class RolloutSpec(_Model):
         return outputs.endpoint.name
 
 
-# --- YAML with line numbers --------------------------------------------------------------------------
-
-
-def _line_index(node: yaml.Node, path: KeyPath, index: dict[KeyPath, int], problems: list[tuple[KeyPath, str]]) -> None:
-    """Map every key path to its 1-based YAML line, and report duplicate keys (PyYAML keeps the last)."""
-    index.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                problems.append(((*path, key), f"duplicate key '{key}' (YAML would silently keep only the last one)"))
-            seen.add(key)
-            index[(*path, key)] = key_node.start_mark.line + 1
-            _line_index(value_node, (*path, key), index, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            _line_index(item, (*path, position), index, problems)
-
-
-def _line_for(path: KeyPath, index: Mapping[KeyPath, int]) -> int | None:
-    for cut in range(len(path), -1, -1):
-        if path[:cut] in index:
-            return index[path[:cut]]
-    return None
-
-
-def _document_path(loc: tuple[Any, ...], document: Any, *, missing: bool) -> KeyPath:
-    """Keep the loc components that exist in the document (drops pydantic's union-member tags)."""
-    path: list[str | int] = []
-    node = document
-    for position, part in enumerate(loc):
-        last = position == len(loc) - 1
-        if (isinstance(node, Mapping) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
-            path.append(part)
-            node = node[part]
-        elif last and missing:
-            path.append(part)
-    return tuple(path)
-
-
-_ALLOWED_KEYS: dict[KeyPath, list[str]] = {
-    (): list(RolloutSpec.model_fields),
-    ("gates",): list(Gates.model_fields),
-}
-_STRATEGY_KEYS = {
-    "blue_green": list(BlueGreen.model_fields),
-    "canary": list(Canary.model_fields),
-    "linear": list(Linear.model_fields),
-}
-
-
-def _allowed(path: KeyPath, document: Any) -> list[str]:
-    if path == ("strategy",) and isinstance(document, Mapping) and isinstance(document.get("strategy"), Mapping):
-        return _STRATEGY_KEYS.get(str(document["strategy"].get("type")), [])
-    return _ALLOWED_KEYS.get(path, [])
-
-
-def _describe(error: Mapping[str, Any], document: Any) -> tuple[KeyPath, str]:
-    kind = error["type"]
-    path = _document_path(tuple(error["loc"]), document, missing=kind == "missing")
-    given = error.get("input")
-    if kind == "missing":
-        allowed = _allowed(path[:-1], document)
-        return path, "required key is missing" + (f" (keys here: {', '.join(allowed)})" if allowed else "")
-    if kind == "extra_forbidden":
-        allowed = _allowed(path[:-1], document)
-        return path, f"unknown key '{path[-1]}'" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    if kind == "union_tag_not_found":
-        return path, f"needs 'type', one of: {', '.join(STRATEGIES)}"
-    if kind == "union_tag_invalid":
-        tag = given.get("type") if isinstance(given, Mapping) else given
-        return (*path, "type"), f"unknown strategy type {tag!r}; allowed: {', '.join(STRATEGIES)}"
-    if kind == "model_attributes_type" or kind == "dict_type":
-        return path, f"expected a mapping, got {given!r}"
-    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind == "value_error":
-        return path, message
-    return path, f"{message[:1].lower()}{message[1:]} (got {given!r})"
-
-
-def _format(source: str, problems: list[tuple[KeyPath, str]], index: Mapping[KeyPath, int]) -> str:
-    parts = []
-    for path, message in problems:
-        key = ".".join(str(p) for p in path) or "<document>"
-        line = _line_for(path, index)
-        parts.append(f"{f'line {line}, ' if line is not None else ''}{key}: {message}")
-    noun = "problem" if len(parts) == 1 else "problems"
-    return f"rollout spec {source}: {len(parts)} {noun}: " + "; ".join(parts)
-
-
 def parse_spec(text: str, *, source: str = "<string>") -> RolloutSpec:
     """Parse and validate a rollout spec from YAML text; every problem is reported at once with its line."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise SpecError(f"rollout spec {source}: not valid YAML{where}: {problem}") from None
-    if root is None or not isinstance(root, yaml.MappingNode):
-        raise SpecError(
-            f"rollout spec {source}: expected a mapping with keys such as model, strategy, bake_time, gates"
-        )
-    index: dict[KeyPath, int] = {}
-    problems: list[tuple[KeyPath, str]] = []
-    _line_index(root, (), index, problems)
-    document = yaml.safe_load(text)
-    try:
-        spec = RolloutSpec.model_validate(document)
-    except ValidationError as exc:
-        problems.extend(_describe(error, document) for error in exc.errors())
-        raise SpecError(_format(source, problems, index)) from None
-    if problems:
-        raise SpecError(_format(source, problems, index))
+    document = YamlDocument(
+        text,
+        kind="rollout spec",
+        source=source,
+        expected="model, strategy, bake_time, gates",
+        error_type=SpecError,
+    )
+    spec: RolloutSpec = validate_document(
+        document, RolloutSpec, tag_choices={"type": STRATEGIES}, tag_nouns={"type": "strategy type"}
+    )
     spec._source = source
     return spec
 

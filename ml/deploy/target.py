@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 if TYPE_CHECKING:
     from ml.deploy.spec import RolloutSpec

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.plan.stack_config import StackConfig, available_stacks, parse_stack_config, read_stack_config
 
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ml.contract.declared import OfflinePlan
 from ml.cost.model import CostLine, StackCost
-from ml.plan.offline import OfflinePlan
 from ml.plan.render import key_inputs
 
 

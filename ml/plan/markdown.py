@@ -7,9 +7,9 @@ full resource list away. Each stack is one self-contained section, so CI can con
 
 from __future__ import annotations
 
+from ml.contract.declared import OfflinePlan
 from ml.cost.model import StackCost
 from ml.plan.diff import PlanDiff
-from ml.plan.offline import OfflinePlan
 from ml.plan.render import key_inputs, money
 
 

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.guardrails import GUARDRAILS, Level, PolicyConfigError, Resource, Violation, evaluate, load_policy_config
-from ml.errors import UserError
-from ml.plan.offline import OfflinePlan
+from ml.contract.declared import OfflinePlan
+from ml.contract.errors import UserError
 
 PolicyConfig = Mapping[str, Mapping[str, Any]]
 

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from ml.contract.declared import OfflinePlan, PlannedResource
 from ml.cost.model import StackCost
-from ml.plan.offline import OfflinePlan, PlannedResource
 from ml.plan.providers.base import Summary, load_providers
 
 

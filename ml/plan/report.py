@@ -6,12 +6,19 @@ there too), while this is the one place that decides what a stack's report conta
 
 from __future__ import annotations
 
-from ml.cost.estimate import assumptions_for, estimate_plan
+from ml.contract.declared import OfflinePlan
+from ml.cost.assumptions import NAMESPACE, Assumptions, assumptions_from_config
+from ml.cost.estimate import estimate_plan
 from ml.cost.model import StackCost
 from ml.plan.against import BaseConfig
 from ml.plan.diff import PlanDiff, diff_plans
-from ml.plan.offline import OfflinePlan, run_offline
+from ml.plan.offline import run_offline
 from ml.plan.stack_config import StackConfig
+
+
+def assumptions_for(config: StackConfig) -> Assumptions:
+    """The stack's `cost:` keys (data volumes), defaults for the rest."""
+    return assumptions_from_config(config.namespace(NAMESPACE), source=str(config.source))
 
 
 def price_and_compare(

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a display marker, not a credential
 

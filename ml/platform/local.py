@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from ml.contract import EndpointRef, PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.platform import model_server
 from ml.platform.layout import Layout
 from ml.platform.process import ProcessRecord, free_port, http_ok, log_tail, spawn, stop, venv_env, wait_http

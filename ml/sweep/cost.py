@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.cost.prices import InstancePrice, price_for
-from ml.errors import UserError
 from ml.sweep.backends.base import ComputeChoice, resolve_compute
 from ml.sweep.spec import SweepSpec
 

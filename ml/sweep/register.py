@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep.backends.base import TAG_GIT_COMMIT, TAG_STACK, TAG_SWEEP_BACKEND, TAG_SWEEP_ID, SweepStatus, TrialResult
 from ml.tracking import use_tracking
 

@@ -37,13 +37,10 @@ from __future__ import annotations
 import math
 import re
 import shlex
-import types
-import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -54,14 +51,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from ml.errors import UserError
-
-KeyPath = tuple[str | int, ...]
+from ml.contract.errors import UserError
+from ml.contract.validation import KeyPath, YamlDocument, validate_document
 
 PLACEHOLDER = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 """Any ``${{ ... }}`` in the command; its content must be ``search_space.<p>`` or ``inputs.<n>``."""
@@ -525,152 +520,6 @@ def _cross_checks(spec: SweepSpec, *, check_paths: bool) -> Iterator[tuple[KeyPa
             yield ("environment", "requirements"), f"requirements file {missing} does not exist"
 
 
-# --- YAML with line numbers --------------------------------------------------------------------------
-
-
-def _line_index(node: yaml.Node, path: KeyPath, index: dict[KeyPath, int], problems: list[tuple[KeyPath, str]]) -> None:
-    """Map every key path to its 1-based YAML line, and report duplicate keys (PyYAML keeps the last)."""
-    index[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                problems.append(((*path, key), f"duplicate key '{key}' (YAML would silently keep only the last one)"))
-            seen.add(key)
-            _line_index(value_node, (*path, key), index, problems)
-            index[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            _line_index(item, (*path, position), index, problems)
-
-
-def _line_for(path: KeyPath, index: Mapping[KeyPath, int]) -> int | None:
-    """The line of the longest prefix of ``path`` that exists in the YAML (a missing key -> its parent)."""
-    for cut in range(len(path), -1, -1):
-        if path[:cut] in index:
-            return index[path[:cut]]
-    return None
-
-
-# --- pydantic errors -> key paths ----------------------------------------------------------------------
-
-
-def _document_path(loc: tuple[Any, ...], document: Any, *, missing: bool) -> KeyPath:
-    """Drop pydantic's union-member components (``loguniform``, ``function-after[...]``) from a loc.
-
-    They are the components that do not exist in the document at that point; the last component of
-    a 'missing' error is kept because it names the key the user must add.
-    """
-    path: list[str | int] = []
-    node = document
-    for position, part in enumerate(loc):
-        last = position == len(loc) - 1
-        in_mapping = isinstance(node, Mapping) and part in node
-        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
-        if in_mapping or in_list:
-            path.append(part)
-            node = node[part]
-        elif last and missing:
-            path.append(part)
-        else:
-            continue
-    return tuple(path)
-
-
-def _is_model(candidate: Any) -> bool:
-    return isinstance(candidate, type) and issubclass(candidate, BaseModel)
-
-
-def _field_annotation(model: type[BaseModel], key: str | int) -> Any:
-    field = model.model_fields.get(str(key))
-    return None if field is None else field.annotation
-
-
-def _resolve(annotation: Any, node: Any) -> Any:
-    """Unwrap Optional / dict / list / discriminated unions down to the model the node is."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _resolve(typing.get_args(annotation)[0], node)
-    if origin in (Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        models = [m for m in (_resolve(arg, node) for arg in members) if _is_model(m)]
-        tag = next((node.get(k) for k in ("type", "policy") if isinstance(node, Mapping) and k in node), None)
-        for candidate in models:
-            for key in ("type", "policy"):
-                field = candidate.model_fields.get(key)
-                if field is not None and tag in typing.get_args(field.annotation):
-                    return candidate
-        return models[0] if len(models) == 1 else None
-    if origin is dict:
-        return _DictOf(typing.get_args(annotation)[1])
-    return annotation
-
-
-class _DictOf:
-    """Marks a ``dict[str, X]`` level: the next path component is a user key, then X."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def _allowed_keys(path: KeyPath, document: Any) -> list[str]:
-    model: Any = SweepSpec
-    node: Any = document
-    for part in path:
-        if isinstance(model, _DictOf):
-            node = node.get(part) if isinstance(node, Mapping) else None
-            model = _resolve(model.value, node)
-            continue
-        if not _is_model(model):
-            return []
-        annotation = _field_annotation(model, part)
-        if annotation is None:
-            return []
-        node = node.get(part) if isinstance(node, Mapping) else None
-        model = _resolve(annotation, node)
-    return list(model.model_fields) if _is_model(model) else []
-
-
-def _describe(error: Mapping[str, Any], document: Any) -> tuple[KeyPath, str]:
-    kind = error["type"]
-    path = _document_path(tuple(error["loc"]), document, missing=kind == "missing")
-    given = error.get("input")
-    if kind == "missing":
-        allowed = _allowed_keys(path[:-1], document)
-        return path, "required key is missing" + (f" (keys here: {', '.join(allowed)})" if allowed else "")
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1], document)
-        return path, f"unknown key '{path[-1]}'" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    if kind in ("union_tag_not_found", "union_tag_invalid"):
-        tag = error.get("ctx", {}).get("discriminator", "").strip("'")
-        choices = PARAMETER_TYPES if tag == "type" else POLICY_NAMES
-        if kind == "union_tag_not_found":
-            return path, f"needs '{tag}', one of: {', '.join(choices)}"
-        return (*path, tag), f"unknown {tag} {error.get('ctx', {}).get('tag')}; allowed: {', '.join(choices)}"
-    if kind == "literal_error":
-        return path, f"{error['msg'].lower()} (got {given!r})"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if kind in ("value_error", "assertion_error"):
-        return path, message
-    return path, f"{message[:1].lower()}{message[1:]} (got {given!r})"
-
-
-# --- entry points ---------------------------------------------------------------------------------------
-
-
-def _format(source: str, problems: list[tuple[KeyPath, str]], index: Mapping[KeyPath, int]) -> str:
-    parts = []
-    for path, message in problems:
-        key = ".".join(str(p) for p in path) or "<document>"
-        line = _line_for(path, index)
-        where = f"line {line}, " if line is not None else ""
-        parts.append(f"{where}{key}: {message}")
-    noun = "problem" if len(parts) == 1 else "problems"
-    return f"sweep spec {source}: {len(parts)} {noun}: " + "; ".join(parts)
-
-
 def parse_spec(
     text: str, *, source: str = "<string>", base_dir: Path | None = None, check_paths: bool = False
 ) -> SweepSpec:
@@ -679,32 +528,21 @@ def parse_spec(
     ``base_dir`` is where relative paths resolve (the spec file's directory); ``check_paths`` also
     verifies that the code directory and requirements file exist.
     """
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"sweep spec {source}: not valid YAML{where}: {problem}") from None
-    if root is None or not isinstance(root, yaml.MappingNode):
-        raise SpecError(
-            f"sweep spec {source}: expected a mapping with keys such as name, command, search_space, "
-            f"objective, sampling, limits"
-        )
-    index: dict[KeyPath, int] = {}
-    problems: list[tuple[KeyPath, str]] = []
-    _line_index(root, (), index, problems)
-    document = yaml.safe_load(text)
-    try:
-        spec = SweepSpec.model_validate(document)
-    except ValidationError as exc:
-        problems.extend(_describe(error, document) for error in exc.errors())
-        raise SpecError(_format(source, problems, index)) from None
+    document = YamlDocument(
+        text,
+        kind="sweep spec",
+        source=source,
+        expected="name, command, search_space, objective, sampling, limits",
+        error_type=SpecError,
+    )
+    spec: SweepSpec = validate_document(
+        document, SweepSpec, tag_choices={"type": PARAMETER_TYPES, "policy": POLICY_NAMES}
+    )
     spec._base_dir = (base_dir or Path.cwd()).resolve()
     spec._source = source
-    problems.extend(_cross_checks(spec, check_paths=check_paths))
+    problems = list(_cross_checks(spec, check_paths=check_paths))
     if problems:
-        raise SpecError(_format(source, problems, index))
+        raise document.error(problems)
     return spec
 
 

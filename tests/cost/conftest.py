@@ -7,9 +7,10 @@ from functools import cache
 
 import pytest
 
-from ml.cost.estimate import assumptions_for, estimate_plan
+from ml.contract.declared import OfflinePlan
+from ml.cost.estimate import estimate_plan
 from ml.cost.model import StackCost
-from ml.plan.offline import OfflinePlan
+from ml.plan.report import assumptions_for
 from tests.infra.helpers import plan_stack, stack_config
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from ml.contract.declared import OfflinePlan
+from ml.contract.errors import UserError
 from ml.cost.model import StackCost
-from ml.errors import UserError
 from ml.plan.against import resolve_base
 from ml.plan.diff import diff_plans
 from ml.plan.markdown import diff_markdown, plan_markdown
-from ml.plan.offline import OfflinePlan
 from tests.infra.helpers import PROJECT_DIR
 
 Planned = Callable[[str], tuple[OfflinePlan, StackCost]]

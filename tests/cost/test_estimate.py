@@ -10,13 +10,14 @@ import pytest
 from rich.console import Console
 
 from ml.cost.assumptions import Assumptions
-from ml.cost.estimate import assumptions_for, estimate_plan
+from ml.cost.estimate import estimate_plan
 from ml.cost.hosting import POD_BASIS, find_hosting_price
 from ml.cost.model import BudgetLimit, CostLine, StackCost
 from ml.cost.prices import price_for
 from ml.cost.services import service_price
 from ml.plan.offline import OfflinePlan, run_offline
 from ml.plan.render import plan_as_json, render_cost
+from ml.plan.report import assumptions_for
 from tests.infra.helpers import stack_config, with_changes
 
 H = 730

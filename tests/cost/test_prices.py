@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ml.contract.errors import UserError
 from ml.cost.assumptions import Assumptions, assumptions_from_config
 from ml.cost.hosting import POD_BASIS, find_ec2_price, find_hosting_price, known_ec2_types, known_hosting_types
 from ml.cost.prices import RETRIEVED, find_price, price_for
 from ml.cost.services import find_service_price, known_service_keys, service_price
-from ml.errors import UserError
 
 
 def _check_source(url: str, retrieved: str, note: str) -> None:

@@ -24,6 +24,8 @@ from ml.contract import (
     PlatformOutputs,
     TrainingProfile,
 )
+from ml.contract import azure as contract_azure
+from ml.contract.errors import UserError
 from ml.deploy.audit import AuditTrail
 from ml.deploy.engine import RolloutEngine, RolloutResult
 from ml.deploy.registry import Registry
@@ -31,7 +33,6 @@ from ml.deploy.spec import RolloutSpec, parse_spec
 from ml.deploy.target import DeploymentError, ModelRef, target_for
 from ml.deploy.targets import azure_monitor
 from ml.deploy.targets.azure import AzureTarget
-from ml.errors import UserError
 from tests.fakes import azure_client
 from tests.fakes.arm import FakeArm, FakeResponse, RecordedRequest, arm_error
 from tests.fakes.azure_client import connection_for, workspace_ref
@@ -388,6 +389,6 @@ def test_autoscale_matches_what_the_stack_gives_its_bootstrap_deployment() -> No
             return {k.split("_")[0] + "".join(p.title() for p in k.split("_")[1:]): camel(v) for k, v in value.items()}
         return [camel(v) for v in value] if isinstance(value, list) else value
 
-    ours = azure_monitor.autoscale_profile(contract, deployment_id="/x/deployments/green", default_count=2)
+    ours = contract_azure.autoscale_profile(contract, deployment_id="/x/deployments/green", default_count=2)
     assert camel(infra_profile(settings, "/x/deployments/green")) == ours
     assert ours["rules"][0]["metricTrigger"]["metricName"] == "CpuMemoryUtilizationPercentage"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.deploy.audit import AuditTrail, read_records
 from ml.deploy.engine import RolloutEngine, split_traffic
 from ml.deploy.gates import evaluate
@@ -23,7 +24,6 @@ from ml.deploy.journal import Journal
 from ml.deploy.registry import Registry
 from ml.deploy.spec import Gates, RolloutSpec, parse_spec
 from ml.deploy.target import DeploymentMetrics, NativeRolloutResult
-from ml.errors import UserError
 from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
 from tests.deploy.memory_target import Behaviour, Crash, MemoryTarget

@@ -26,6 +26,7 @@ from ml.contract import (
     PlatformOutputs,
     TrainingProfile,
 )
+from ml.contract.errors import UserError
 from ml.deploy.audit import AuditTrail
 from ml.deploy.engine import RolloutEngine, RolloutResult
 from ml.deploy.registry import Registry
@@ -35,7 +36,6 @@ from ml.deploy.targets._k8s_health import colour_health
 from ml.deploy.targets._prometheus import PromQueries, histogram_quantile
 from ml.deploy.targets._stack_config import rewrite
 from ml.deploy.targets.kubernetes import KubernetesTarget
-from ml.errors import UserError
 from ml.tracking import use_tracking
 from tests.fakes.kube_api import FakeKube, FakePrometheus, serve, write_kubeconfig
 

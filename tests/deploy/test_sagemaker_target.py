@@ -27,6 +27,7 @@ from ml.contract import (
     PlatformOutputs,
     TrainingProfile,
 )
+from ml.contract.errors import UserError
 from ml.deploy.audit import AuditTrail
 from ml.deploy.engine import RolloutEngine, RolloutResult
 from ml.deploy.registry import Registry
@@ -34,7 +35,6 @@ from ml.deploy.spec import RolloutSpec, parse_spec
 from ml.deploy.target import target_for
 from ml.deploy.targets import sagemaker_config
 from ml.deploy.targets.sagemaker import TAG_COLOUR, TAG_MODEL, SageMakerTarget
-from ml.errors import UserError
 from tests.fakes import moto_server as moto_fixtures
 from tests.fakes.moto_server import ACCOUNT_ID, REGION, EndpointUpdates, MotoServer
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.deploy.spec import BlueGreen, SpecError, load_spec, parse_duration, parse_spec
-from ml.errors import UserError
 from ml.stack import default_local_outputs
 
 REPO = Path(__file__).resolve().parents[2]

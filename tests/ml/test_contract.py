@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ml.contract import SCHEMA_VERSION, ContractError, PlatformOutputs, parse_platform_outputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.stack import LOCAL_STACK, default_local_outputs, resolve_outputs
 from tests.infra.helpers import plan_stack
 

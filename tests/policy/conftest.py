@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ml.plan.offline import OfflinePlan
+from ml.contract.declared import OfflinePlan
 from tests.infra.helpers import plan_stack
 
 REAL_STACKS = ("dev", "prod", "dev-aws", "prod-aws", "dev-k8s")

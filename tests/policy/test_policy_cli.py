@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.plan.cli import register
 from tests.infra.helpers import PROJECT_DIR
 

@@ -12,7 +12,7 @@ import pytest
 
 from infra.guardrails import Scope, evaluate
 from infra.guardrails.registry import GUARDRAILS
-from ml.plan.offline import OfflinePlan
+from ml.contract.declared import OfflinePlan
 from ml.plan.policy import plan_resources
 from tests.policy.conftest import REAL_STACKS
 from tests.policy.test_pack import validate_resource, validate_stack

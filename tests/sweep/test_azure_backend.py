@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ml.contract import ArtifactStoreRef, AzureWorkspaceRef, BudgetRef, PlatformOutputs, TrainingProfile
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep.backends.azure import AzureSweepBackend, build_sweep_job, request_body
 from ml.sweep.backends.base import SweepState, TrialState, backend_for
 from ml.sweep.spec import SweepSpec, parse_spec

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ml.contract import BudgetRef, PlatformOutputs
+from ml.contract.errors import UserError
 from ml.cost.prices import SOURCES, known_instance_types, price_for
-from ml.errors import UserError
 from ml.stack import default_local_outputs
 from ml.sweep.cost import CostError, enforce, estimate, measured_cost
 from ml.sweep.spec import SweepSpec, parse_spec

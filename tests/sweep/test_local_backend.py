@@ -180,7 +180,7 @@ def test_eviction_without_spot_and_a_hung_trial_fail(outputs: PlatformOutputs) -
 
 
 def test_best_of_a_sweep_without_completed_trials_is_a_user_error(outputs: PlatformOutputs) -> None:
-    from ml.errors import UserError
+    from ml.contract.errors import UserError
 
     failed = LocalSweepBackend().submit(toy_spec("all-crash", args="--crash-trial 0 --steps 3", trials=1), outputs)
     with pytest.raises(UserError, match="no completed trial"):

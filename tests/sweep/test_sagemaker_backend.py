@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ml.contract import ArtifactStoreRef, AwsWorkspaceRef, BudgetRef, PlatformOutputs, TrainingProfile
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep import trial
 from ml.sweep.backends._cloud_staging import stage_code
 from ml.sweep.backends.base import SweepState, backend_for

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep.spec import (
     BanditPolicy,
     LogUniform,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ml.contract import KubernetesServingRef
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"

@@ -38,8 +38,8 @@ from typing import Any
 
 import httpx
 
+from ml.contract.errors import UserError
 from ml.deploy.target import DeploymentMetrics
-from ml.errors import UserError
 
 ENV_OVERRIDES = {
     "status": "ML_K8S_PROMQL_STATUS",

@@ -41,9 +41,9 @@ from ml.azure import (
     workspace_of,
 )
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.deploy.target import DeploymentError, DeploymentInfo, DeploymentMetrics, DeploymentTarget, ModelRef, Traffic
 from ml.deploy.targets import azure_monitor
-from ml.errors import UserError
 
 NEEDED_FOR = "the Azure rollout target (`ml deploy`)"
 TAG_MODEL = "ml.deploy.model"

@@ -1,8 +1,8 @@
 """Azure Monitor for managed online endpoints: the metrics a rollout judges and the autoscale each colour gets.
 
 Pure functions (no network, no SDK) so the exact queries and bodies are testable offline and
-shared: the Azure rollout target sends them through ARM, and `infra/azure/inference_endpoint.py`
-takes the autoscale metric names from `SCALE_METRICS`.
+shared: the Azure rollout target sends them through ARM. The autoscale profile itself is built in
+`ml/contract/azure.py`, which the stack's bootstrap deployment uses too.
 
 Metrics (Azure's reference for ``Microsoft.MachineLearningServices/workspaces/onlineEndpoints``):
 
@@ -27,7 +27,7 @@ import datetime as dt
 from typing import Any
 
 from ml.contract import AutoscaleProfile
-from ml.errors import UserError
+from ml.contract.azure import autoscale_profile
 
 METRICS_API_VERSION = "2023-10-01"
 AUTOSCALE_API_VERSION = "2022-10-01"
@@ -35,14 +35,6 @@ REQUESTS_METRIC = "RequestsPerMinute"
 LATENCY_METRICS = ("RequestLatency_P95", "RequestLatency_P99")
 ERROR_CLASSES = frozenset({"5xx"})
 ERROR_CODES = frozenset({"408", "424"})
-
-SCALE_METRICS = {
-    "cpu": ("CpuUtilizationPercentage", "Average"),
-    "memory": ("CpuMemoryUtilizationPercentage", "Average"),
-    "requests": ("RequestsPerMinute", "Average"),
-}
-"""Contract metric (``mlops:endpoint.scaleRule.metric``) -> (deployment metric, statistic)."""
-
 
 def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -110,58 +102,6 @@ def parse_latency(body: dict[str, Any]) -> tuple[float | None, float | None]:
 def autoscale_setting_name(endpoint: str, deployment: str) -> str:
     """The autoscale setting of one deployment (the stack names its bootstrap one the same way)."""
     return f"{endpoint}-{deployment}-autoscale"
-
-
-def _cooldown(seconds: int) -> str:
-    """An ISO 8601 duration; Azure Monitor takes 1 minute to 1 week."""
-    seconds = max(60, int(seconds))
-    return f"PT{seconds // 60}M" if seconds % 60 == 0 else f"PT{seconds}S"
-
-
-def autoscale_profile(profile: AutoscaleProfile, *, deployment_id: Any, default_count: int) -> dict[str, Any]:
-    """The Azure Monitor autoscale profile (ARM JSON) for one deployment: out above target, in below half.
-
-    ``deployment_id`` is the deployment's resource id: a string here, a Pulumi Output when the stack
-    builds the bootstrap deployment's setting (infra/azure/inference_endpoint.py) with this same function.
-    """
-    if profile.metric not in SCALE_METRICS:
-        raise UserError(
-            f"outputs.endpoint.autoscale.metric is '{profile.metric}'; Azure managed online deployments scale on "
-            f"{', '.join(sorted(SCALE_METRICS))}: fix mlops:endpoint.scaleRule.metric and run `pulumi up`"
-        )
-    metric, statistic = SCALE_METRICS[profile.metric]
-    low = max(1, profile.min_instances)
-    high = max(low, profile.max_instances)
-
-    def rule(direction: str, operator: str, threshold: float, cooldown: int) -> dict[str, Any]:
-        return {
-            "metricTrigger": {
-                "metricName": metric,
-                "metricResourceUri": deployment_id,
-                "operator": operator,
-                "statistic": statistic,
-                "threshold": threshold,
-                "timeAggregation": "Average",
-                "timeGrain": "PT1M",
-                "timeWindow": "PT5M",
-            },
-            "scaleAction": {
-                "direction": direction,
-                "type": "ChangeCount",
-                "value": "1",
-                "cooldown": _cooldown(cooldown),
-            },
-        }
-
-    return {
-        "name": "target-tracking",
-        "capacity": {"minimum": str(low), "maximum": str(high), "default": str(min(max(default_count, low), high))},
-        "rules": [
-            rule("Increase", "GreaterThan", profile.target, profile.scale_out_cooldown_seconds),
-            # Scale in well below target so the two rules never flap against each other.
-            rule("Decrease", "LessThan", round(profile.target * 0.5, 2), profile.scale_in_cooldown_seconds),
-        ],
-    }
 
 
 def autoscale_setting(

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.contract import KubernetesServingRef, PlatformOutputs
+from ml.contract.errors import UserError
 from ml.deploy.spec import Gates, RolloutSpec
 from ml.deploy.target import (
     DEFAULT_COLOURS,
@@ -51,7 +52,6 @@ from ml.deploy.targets._k8s_api import KubeApi
 from ml.deploy.targets._k8s_health import colour_health
 from ml.deploy.targets._prometheus import PrometheusMetrics
 from ml.deploy.targets._stack_config import PersistResult, persist_colours
-from ml.errors import UserError
 
 CONTAINER = "model-server"
 MODEL_ANNOTATION = "mlops/model-uri"

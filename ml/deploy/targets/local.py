@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.deploy.target import DeploymentError, DeploymentInfo, DeploymentMetrics, DeploymentTarget, ModelRef, Traffic
-from ml.errors import UserError
 from ml.platform import model_server
 from ml.platform.layout import Layout
 from ml.platform.process import log_tail, stop

@@ -35,6 +35,8 @@ from typing import Any
 
 from ml import aws
 from ml.contract import PlatformOutputs
+from ml.contract.aws import accepts_volume_kms_key
+from ml.contract.errors import UserError
 from ml.deploy.spec import RolloutSpec
 from ml.deploy.target import (
     DeploymentError,
@@ -47,7 +49,6 @@ from ml.deploy.target import (
     Traffic,
 )
 from ml.deploy.targets import sagemaker_config as native
-from ml.errors import UserError
 
 TAG_ENDPOINT = "ml.deploy.endpoint"
 TAG_COLOUR = "ml.deploy.colour"
@@ -601,7 +602,7 @@ class SageMakerTarget(DeploymentTarget):
             ],
             "Tags": tag_list,
         }
-        if self.workspace.kms_key_arn and aws.accepts_volume_kms_key(instance_type):
+        if self.workspace.kms_key_arn and accepts_volume_kms_key(instance_type):
             config_request["KmsKeyId"] = self.workspace.kms_key_arn
         self._call_deploy(f"create endpoint config '{name}'", self.sagemaker.create_endpoint_config, **config_request)
         return name

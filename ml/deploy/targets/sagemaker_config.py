@@ -28,8 +28,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ml.contract.errors import UserError
 from ml.deploy.spec import BlueGreen, Canary, Gates, Linear, RolloutSpec
-from ml.errors import UserError
 
 MAX_WAIT_SECONDS = 3600
 """Upper bound of both WaitIntervalInSeconds and TerminationWaitInSeconds."""

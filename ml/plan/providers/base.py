@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from infra.props import get
+from ml.contract.props import get
 
 Summary = Callable[[dict[str, Any]], dict[str, Any]]
 Filler = Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep import trial
 from ml.sweep.spec import SweepSpec
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep import trial as protocol
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,

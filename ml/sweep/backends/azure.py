@@ -47,7 +47,7 @@ from typing import Any
 
 from ml.azure import azure_errors, default_connection, ml_client, workspace_of
 from ml.contract import AzureWorkspaceRef, PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep.backends._cloud_staging import requirements_for, stage_code
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep.spec import SweepSpec
 
 # MLflow tags every backend that records runs uses, so lineage reads the same everywhere.

@@ -38,8 +38,8 @@ from urllib.request import url2pathname
 import optuna
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.cost.prices import price_for
-from ml.errors import UserError
 from ml.stack import local_home
 from ml.sweep.backends._local_process import TrialProcess, command_argv
 from ml.sweep.backends._local_sampling import sampler_for, suggest

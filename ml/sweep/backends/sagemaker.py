@@ -47,7 +47,7 @@ from ml import aws
 from ml.aws import client as aws_client
 from ml.aws import error_parts, user_error
 from ml.contract import PlatformOutputs
-from ml.errors import UserError
+from ml.contract.errors import UserError
 from ml.sweep import trial
 from ml.sweep.backends._cloud_staging import requirements_for, stage_code
 from ml.sweep.backends.base import (

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ml.contract import PlatformOutputs
-from ml.plan.offline import OfflinePlan, PlannedResource
+from ml.contract.declared import OfflinePlan, PlannedResource
 from tests.infra.helpers import plan_stack
 
 ACCOUNT = "123456789012"

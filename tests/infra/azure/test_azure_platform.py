@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ml.contract import PlatformOutputs
-from ml.plan.offline import OfflinePlan
+from ml.contract.declared import OfflinePlan
 from tests.infra.helpers import plan_stack
 
 STATEFUL = {

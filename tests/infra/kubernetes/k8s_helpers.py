@@ -18,8 +18,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 
 from infra.config import StackSettings, load_settings
+from ml.contract.declared import OfflinePlan, PlannedResource
 from ml.plan.mocks import PlatformMocks
-from ml.plan.offline import OfflinePlan, PlannedResource
 from ml.plan.stack_config import StackConfig
 from tests.infra.helpers import stack_config, with_changes
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from ml.plan.offline import OfflinePlan
+from ml.contract.declared import OfflinePlan
 from ml.plan.render import key_inputs, plan_as_json, render_tree
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ml.errors import UserError
+from ml.contract.errors import UserError
 
 SCHEMA_VERSION = 1
 """Bump when a field is removed or changes meaning; adding an optional field keeps the version."""
