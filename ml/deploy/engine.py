@@ -24,6 +24,11 @@ endpoint **rolls back** a rollout that had not committed (the gate evidence died
 and serving the known-good model is the safe state), and **rolls forward** one that had committed
 (every gate passed; only clean-up and the alias move were left). Each step is idempotent, so a
 recovery that is itself interrupted is simply run again.
+
+Where each part lives: this module decides (recovery, colours, the step and gate loop); the two
+endings and their bookkeeping -- alias move, model tags, audit run, journal close -- are in
+`ml.deploy.endings`, and what is recorded on the way (`RolloutEvent`, `RolloutResult`) in
+`ml.deploy.events`.
 """
 
 from __future__ import annotations
@@ -32,72 +37,30 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.deploy import journal as phases
 from ml.deploy.audit import AuditTrail
+from ml.deploy.endings import Endings
+from ml.deploy.events import (
+    RolloutEvent,
+    RolloutLog,
+    RolloutResult,
+    StepFailedError,
+    fmt_ms,
+    fmt_weights,
+)
 from ml.deploy.gates import GateReport, evaluate
 from ml.deploy.journal import Journal
 from ml.deploy.registry import Registry
 from ml.deploy.spec import BlueGreen, Gates, RolloutSpec
 from ml.deploy.target import DeploymentError, DeploymentTarget, ModelRef, NativeRolloutRequest, Traffic
 
-Outcome = Literal["promoted", "rolled_back", "unchanged"]
 DEAD_AFTER_FAILED_PROBES = 3
-
-
-@dataclass(frozen=True)
-class RolloutEvent:
-    """One recorded decision or action; the CLI renders these, the audit log stores them."""
-
-    at: float
-    kind: str
-    message: str
-    outcome: str = "info"
-    traffic: dict[str, int] | None = None
-    mirror: dict[str, int] | None = None
-    gates: dict[str, Any] | None = None
-
-
-@dataclass
-class RolloutResult:
-    """How a rollout (or a recovery, or a rollback) ended, with every event on the way."""
-
-    rollout_id: str
-    kind: str
-    outcome: Outcome
-    message: str
-    model: ModelRef | None = None
-    deployment: str | None = None
-    previous: Traffic = field(default_factory=Traffic)
-    events: list[RolloutEvent] = field(default_factory=list)
-    failure_detected_at: float | None = None
-    traffic_restored_at: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome != "rolled_back"
-
-    @property
-    def rollback_seconds(self) -> float | None:
-        """Time from the failing decision to the previous traffic map being back in place."""
-        if self.failure_detected_at is None or self.traffic_restored_at is None:
-            return None
-        return self.traffic_restored_at - self.failure_detected_at
-
-
-class _StepFailedError(Exception):
-    """A step's gates failed or the new deployment died; carries the evidence."""
-
-    def __init__(self, reason: str, report: GateReport | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.report = report
-        self.detected_at = time.time()
 
 
 def split_traffic(previous: dict[str, int], new: str, percent: int) -> dict[str, int]:
@@ -149,10 +112,11 @@ class RolloutEngine:
         self.registry = registry
         self.audit = audit
         self.journal = Journal(journal_dir, outputs.stack, target.endpoint)
-        self.on_event = on_event
         self.poll_interval = poll_interval
-        self.drain_seconds = drain_seconds
-        self._events: list[RolloutEvent] = []
+        self.log = RolloutLog(target.endpoint, audit, self.journal, on_event)
+        self.endings = Endings(
+            target, registry=registry, audit=audit, journal=self.journal, log=self.log, drain_seconds=drain_seconds
+        )
 
     # --- public entry points ---------------------------------------------------------------------------
 
@@ -194,11 +158,11 @@ class RolloutEngine:
                 f"{data.get('host')}; if that run is dead, converge it with `ml deploy recover --force`"
             )
         self.journal.take_over()
-        self._events = []
+        self.log.reset()
         rollout_id = str(data["id"])
         self.audit.start_run(rollout_id, self.target.endpoint, {}, run_id=data.get("run_id"))
         phase = data.get("phase")
-        self._emit(
+        self.log.emit(
             "recover",
             f"found rollout {rollout_id} interrupted in phase '{phase}' (step {data.get('step')}); "
             + (
@@ -208,17 +172,17 @@ class RolloutEngine:
             ),
         )
         if phase in phases.BEFORE_COMMIT:
-            failure = _StepFailedError(f"the ml process driving rollout {rollout_id} stopped in phase '{phase}'")
-            return self._roll_back(failure)
+            failure = StepFailedError(f"the ml process driving rollout {rollout_id} stopped in phase '{phase}'")
+            return self.endings.roll_back(failure)
         if phase == phases.COMMITTED:
-            return self._finalize()
+            return self.endings.finalize()
         self.journal.close(str(phase))
         return None
 
     # --- the rollout ------------------------------------------------------------------------------------
 
     def _rollout(self, spec: RolloutSpec, model: ModelRef, *, kind: str) -> RolloutResult:
-        self._events = []
+        self.log.reset()
         target = self.target
         previous = target.get_traffic()
         infos = {info.name: info for info in target.list_deployments()}
@@ -285,7 +249,7 @@ class RolloutEngine:
             },
         )
         self.journal.update(run_id=run_id)
-        self._emit(
+        self.log.emit(
             "start",
             f"{kind} {model.uri} to endpoint '{target.endpoint}' ({target.kind}) as '{new}' with {spec.strategy.type}; "
             f"serving now: {serving or 'nothing'} {previous.weights or ''}",
@@ -293,16 +257,16 @@ class RolloutEngine:
         )
         try:
             return self._drive(spec, model, new, previous, live, infos, instance_type, count)
-        except _StepFailedError as failure:
-            return self._roll_back(failure)
+        except StepFailedError as failure:
+            return self.endings.roll_back(failure)
         except DeploymentError as exc:
-            return self._roll_back(_StepFailedError(str(exc)))
+            return self.endings.roll_back(StepFailedError(str(exc)))
         except KeyboardInterrupt:
-            self._roll_back(_StepFailedError("interrupted (Ctrl-C / SIGTERM)"))
+            self.endings.roll_back(StepFailedError("interrupted (Ctrl-C / SIGTERM)"))
             raise
         except Exception as exc:
             if self.journal.data.get("phase") in phases.BEFORE_COMMIT:
-                self._roll_back(_StepFailedError(f"unexpected error: {type(exc).__name__}: {exc}"))
+                self.endings.roll_back(StepFailedError(f"unexpected error: {type(exc).__name__}: {exc}"))
             raise
 
     def _drive(
@@ -318,34 +282,34 @@ class RolloutEngine:
     ) -> RolloutResult:
         target = self.target
         if new in infos:
-            self._emit("cleanup", f"'{new}' exists with no traffic (left from an earlier run); deleting it first")
+            self.log.emit("cleanup", f"'{new}' exists with no traffic (left from an earlier run); deleting it first")
             target.delete_deployment(new)
         native = target.native_rollout(
             NativeRolloutRequest(spec, model, new, previous, instance_type=instance_type, instance_count=count)
         )
         if native is not None:
             for event in native.events:
-                self._emit("native", str(event.get("message", event)), gates=event)
+                self.log.emit("native", str(event.get("message", event)), gates=event)
             if not native.succeeded:
-                raise _StepFailedError(f"{target.kind} rolled back natively: {native.message}")
+                raise StepFailedError(f"{target.kind} rolled back natively: {native.message}")
             self.journal.update(phase=phases.COMMITTED)
-            return self._finalize()
+            return self.endings.finalize()
 
         self.journal.update(phase=phases.DEPLOYING)
-        self._emit("create", f"creating '{new}' serving {model.uri} ({instance_type} x{count})")
+        self.log.emit("create", f"creating '{new}' serving {model.uri} ({instance_type} x{count})")
         target.create_deployment(new, model, instance_type, count)
         started = time.time()
         target.wait_healthy(new, spec.health_timeout)
-        self._emit("healthy", f"'{new}' is healthy after {time.time() - started:.1f}s", outcome="pass")
+        self.log.emit("healthy", f"'{new}' is healthy after {time.time() - started:.1f}s", outcome="pass")
 
         strategy = spec.strategy
         if isinstance(strategy, BlueGreen) and strategy.warmup > 0:
-            self._emit("warmup", f"warming up '{new}' for {strategy.warmup:g}s")
+            self.log.emit("warmup", f"warming up '{new}' for {strategy.warmup:g}s")
             self._bake(new, strategy.warmup, since=time.time(), gates=None)
 
         if not live:
             steps = [100]
-            self._emit("info", "no deployment serves this endpoint yet: the first one takes all traffic at once")
+            self.log.emit("info", "no deployment serves this endpoint yet: the first one takes all traffic at once")
         else:
             steps = spec.traffic_steps()
             if isinstance(strategy, BlueGreen) and strategy.mirror_percent > 0:
@@ -356,25 +320,25 @@ class RolloutEngine:
             self.journal.update(phase=phases.SHIFTING, step=index, traffic=weights)
             target.set_traffic(weights, {})
             since = time.time()
-            self._emit("step", f"step {index}/{len(steps)}: {_fmt_weights(weights)}", traffic=weights)
+            self.log.emit("step", f"step {index}/{len(steps)}: {fmt_weights(weights)}", traffic=weights)
             report = self._bake(new, spec.bake_time, since=since, gates=spec)
             assert report is not None
             self._decide(report, step=index, percent=percent, traffic=weights)
 
         self.journal.update(phase=phases.COMMITTED)
-        self._emit("commit", f"all gates passed at 100% on '{new}': committing", outcome="pass", traffic={new: 100})
-        return self._finalize()
+        self.log.emit("commit", f"all gates passed at 100% on '{new}': committing", outcome="pass", traffic={new: 100})
+        return self.endings.finalize()
 
     def _mirror_phase(self, spec: RolloutSpec, strategy: BlueGreen, new: str, previous: Traffic) -> None:
         if not self.target.supports_mirror:
-            self._emit("mirror", f"the {self.target.kind} target cannot mirror traffic: skipping the mirror phase")
+            self.log.emit("mirror", f"the {self.target.kind} target cannot mirror traffic: skipping the mirror phase")
             return
         mirror = {**{k: v for k, v in previous.mirror.items() if k != new}, new: strategy.mirror_percent}
         self.journal.update(phase=phases.SHIFTING, step=0, traffic=previous.weights, mirror=mirror)
         self.target.set_traffic(previous.weights, mirror)
         since = time.time()
         seconds = strategy.mirror_time if strategy.mirror_time is not None else spec.bake_time
-        self._emit(
+        self.log.emit(
             "mirror",
             f"mirroring {strategy.mirror_percent}% of live traffic to '{new}' for {seconds:g}s",
             traffic=previous.weights,
@@ -393,7 +357,7 @@ class RolloutEngine:
             if not self.target.is_healthy(name):
                 failed_probes += 1
                 if failed_probes >= DEAD_AFTER_FAILED_PROBES:
-                    raise _StepFailedError(f"deployment '{name}' stopped answering its health probe")
+                    raise StepFailedError(f"deployment '{name}' stopped answering its health probe")
             else:
                 failed_probes = 0
             if gates is None:
@@ -427,161 +391,18 @@ class RolloutEngine:
         )
         summary = (
             f"{metrics.requests} req, error rate {metrics.error_rate:.2%}, "
-            f"p95 {_ms(metrics.p95_ms)}, p99 {_ms(metrics.p99_ms)}"
+            f"p95 {fmt_ms(metrics.p95_ms)}, p99 {fmt_ms(metrics.p99_ms)}"
         )
         if report.passed:
-            self._emit("gate", f"gates passed: {summary}", outcome="pass", traffic=traffic, gates=report.as_dict())
+            self.log.emit("gate", f"gates passed: {summary}", outcome="pass", traffic=traffic, gates=report.as_dict())
             return
         reasons = "; ".join(report.failures())
-        self._emit(
+        self.log.emit(
             "gate", f"gates FAILED ({reasons}): {summary}", outcome="fail", traffic=traffic, gates=report.as_dict()
         )
-        raise _StepFailedError(f"gate failed at step {step} ({percent}%): {reasons}", report)
-
-    # --- endings (both work from the journal alone, so recovery can call them) ---------------------------------
-
-    def _roll_back(self, failure: _StepFailedError) -> RolloutResult:
-        data = self.journal.data
-        rollout_id, new = str(data["id"]), str(data["new"])
-        previous = Traffic.from_dict(data["previous"])
-        model = ModelRef(**data["model"])
-        self._emit("rollback", f"rolling back: {failure.reason}", outcome="fail")
-        mirror = {k: v for k, v in previous.mirror.items() if k != new}
-        weights = {k: v for k, v in previous.weights.items() if k != new}
-        self.target.set_traffic(weights, mirror)
-        restored = time.time()
-        self._emit(
-            "rollback",
-            f"traffic restored to {_fmt_weights(weights)} in {restored - failure.detected_at:.2f}s",
-            outcome="ok",
-            traffic=weights,
-            mirror=mirror,
-        )
-        time.sleep(self.drain_seconds)
-        try:
-            self.target.delete_deployment(new)
-            self._emit("cleanup", f"deleted '{new}' ({model.uri})")
-        except Exception as exc:
-            self._emit("cleanup", f"could not delete '{new}': {exc}; delete it by hand", outcome="warning")
-        message = (
-            f"rollout of {model.uri} to endpoint '{self.target.endpoint}' rolled back: {failure.reason}. "
-            f"Traffic is back on {_fmt_weights(weights)}; no alias moved."
-        )
-        self.audit.record(
-            f"{data.get('kind', 'deploy')}.rolled_back",
-            rollout_id=rollout_id,
-            endpoint=self.target.endpoint,
-            outcome="rolled_back",
-            message=message,
-            from_=data.get("from_model"),
-            to=model.uri,
-            traffic=weights,
-            gates=failure.report.as_dict() if failure.report else None,
-            extra={"rollback_seconds": round(restored - failure.detected_at, 3)},
-        )
-        self.audit.tag_model(
-            rollout_id,
-            self.target.endpoint,
-            model.name,
-            model.version,
-            {"ml.deploy.last_outcome": "rolled_back", "ml.deploy.last_rollout": rollout_id},
-        )
-        self.audit.finish_run(
-            rollout_id, self.target.endpoint, "rolled_back", {"ml.deploy.reason": failure.reason[:4000]}
-        )
-        self.journal.close(phases.ROLLED_BACK)
-        return RolloutResult(
-            rollout_id,
-            str(data.get("kind", "deploy")),
-            "rolled_back",
-            message,
-            model,
-            new,
-            previous,
-            list(self._events),
-            failure.detected_at,
-            restored,
-        )
-
-    def _finalize(self) -> RolloutResult:
-        data = self.journal.data
-        rollout_id, new = str(data["id"]), str(data["new"])
-        previous = Traffic.from_dict(data["previous"])
-        model = ModelRef(**data["model"])
-        spec = RolloutSpec.model_validate(data["spec"])
-        kind = str(data.get("kind", "deploy"))
-        self.target.set_traffic({new: 100}, {})
-        time.sleep(self.drain_seconds)
-        for name in sorted(set(previous.weights) | set(previous.mirror)):
-            if name != new:
-                self.target.delete_deployment(name)
-                self._emit("cleanup", f"deleted the previous deployment '{name}'")
-        promotion = self.registry.promote(
-            model,
-            alias=spec.promote_alias,
-            endpoint=self.target.endpoint,
-            rollout_id=rollout_id,
-            rollback=kind == "rollback",
-        )
-        moved = f"alias '{promotion.alias}' -> version {promotion.version}" + (
-            f" (was {promotion.previous}, kept and tagged)"
-            if promotion.previous not in (None, promotion.version)
-            else ""
-        )
-        message = f"{kind} of {model.uri} to endpoint '{self.target.endpoint}' succeeded: '{new}' serves 100%; {moved}"
-        self._emit("promote", message, outcome="pass", traffic={new: 100})
-        self.audit.record(
-            f"{kind}.promoted",
-            rollout_id=rollout_id,
-            endpoint=self.target.endpoint,
-            outcome="promoted",
-            message=message,
-            from_=data.get("from_model"),
-            to=model.uri,
-            traffic={new: 100},
-            extra={"alias": promotion.alias, "previous_version": promotion.previous, "version": promotion.version},
-        )
-        self.audit.tag_model(
-            rollout_id,
-            self.target.endpoint,
-            model.name,
-            model.version,
-            {"ml.deploy.last_outcome": "promoted", "ml.deploy.last_rollout": rollout_id},
-        )
-        self.audit.finish_run(rollout_id, self.target.endpoint, "promoted", {"ml.deploy.version": model.version})
-        self.journal.close(phases.DONE)
-        return RolloutResult(rollout_id, kind, "promoted", message, model, new, previous, list(self._events))
+        raise StepFailedError(f"gate failed at step {step} ({percent}%): {reasons}", report)
 
     # --- helpers --------------------------------------------------------------------------------------------
-
-    def _emit(
-        self,
-        kind: str,
-        message: str,
-        *,
-        outcome: str = "info",
-        traffic: dict[str, int] | None = None,
-        mirror: dict[str, int] | None = None,
-        gates: dict[str, Any] | None = None,
-    ) -> None:
-        event = RolloutEvent(time.time(), kind, message, outcome, traffic, mirror, gates)
-        self._events.append(event)
-        data = self.journal.data
-        model = data.get("model") or {}
-        self.audit.record(
-            kind,
-            rollout_id=str(data.get("id", "")),
-            endpoint=self.target.endpoint,
-            outcome=outcome,
-            message=message,
-            from_=data.get("from_model"),
-            to=ModelRef(**model).uri if model else None,
-            traffic=traffic,
-            gates=gates,
-            extra={"step": data.get("step"), **({"mirror": mirror} if mirror else {})},
-        )
-        if self.on_event is not None:
-            self.on_event(event)
 
     def _serving_model_name(self) -> str:
         traffic = self.target.get_traffic()
@@ -593,11 +414,3 @@ class RolloutEngine:
         raise UserError(
             f"cannot tell which registered model endpoint '{self.target.endpoint}' serves; pass `--model NAME`"
         )
-
-
-def _fmt_weights(weights: dict[str, int]) -> str:
-    return ", ".join(f"{name} {weight}%" for name, weight in weights.items()) or "no live deployment"
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}ms"

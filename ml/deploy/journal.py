@@ -32,7 +32,6 @@ COMMITTED = "committed"
 """Every gate passed at 100 %; only clean-up and the alias move are left (recovery rolls forward)."""
 DONE = "done"
 ROLLED_BACK = "rolled_back"
-TERMINAL = (DONE, ROLLED_BACK)
 BEFORE_COMMIT = (PREPARED, DEPLOYING, SHIFTING)
 
 
@@ -87,11 +86,6 @@ class Journal:
             os.fsync(handle.fileno())
         tmp.replace(self.path)
 
-    def append_event(self, event: dict[str, Any]) -> None:
-        events = list(self.data.get("events", []))
-        events.append(event)
-        self.update(events=events)
-
     def take_over(self) -> None:
         """Claim an interrupted journal for this process (recovery runs under the same lock)."""
         self.update(pid=os.getpid(), host=socket.gethostname(), recovered_at=time.time())
@@ -122,15 +116,3 @@ class Journal:
             if stat[stat.rindex(")") + 2] in "ZX":
                 return False
         return True
-
-    def last_finished(self) -> dict[str, Any] | None:
-        """The most recently archived rollout of this stack/endpoint (for `ml deploy status`)."""
-        newest: tuple[float, dict[str, Any]] | None = None
-        for path in self.history.glob("*.json") if self.history.is_dir() else []:
-            with contextlib.suppress(json.JSONDecodeError, OSError):
-                data = json.loads(path.read_text())
-                key = f"{_safe(str(data.get('stack')))}--{_safe(str(data.get('endpoint')))}"
-                stamp = float(data.get("finished_at") or 0)
-                if key == self.path.stem and (newest is None or stamp > newest[0]):
-                    newest = (stamp, data)
-        return newest[1] if newest else None

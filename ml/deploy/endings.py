@@ -1,0 +1,156 @@
+"""The two ways a rollout ends: roll back to the previous traffic map, or commit and move the alias.
+
+Why apart from the step loop: both endings work from the journal alone -- the previous traffic map,
+the new colour, the model and the spec are read back from it, never from the engine's memory -- so
+a recovery in a later process (`RolloutEngine.recover`) can call them exactly as a live rollout does.
+All the bookkeeping of an ending lives here: the registry's alias move, the model's tags, the audit
+records and run, and the journal's close.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ml.deploy import journal as phases
+from ml.deploy.audit import AuditTrail
+from ml.deploy.events import RolloutLog, RolloutResult, StepFailedError, fmt_weights
+from ml.deploy.journal import Journal
+from ml.deploy.registry import Registry
+from ml.deploy.spec import RolloutSpec
+from ml.deploy.target import DeploymentTarget, ModelRef, Traffic
+
+
+class Endings:
+    """Rolls back or commits the rollout the journal describes, on one target."""
+
+    def __init__(
+        self,
+        target: DeploymentTarget,
+        *,
+        registry: Registry,
+        audit: AuditTrail,
+        journal: Journal,
+        log: RolloutLog,
+        drain_seconds: float,
+    ) -> None:
+        self.target = target
+        self.registry = registry
+        self.audit = audit
+        self.journal = journal
+        self.log = log
+        self.drain_seconds = drain_seconds
+
+    def roll_back(self, failure: StepFailedError) -> RolloutResult:
+        """Restore the previous traffic map exactly, delete the new deployment, move no alias."""
+        data = self.journal.data
+        rollout_id, new = str(data["id"]), str(data["new"])
+        previous = Traffic.from_dict(data["previous"])
+        model = ModelRef(**data["model"])
+        emit = self.log.emit
+        emit("rollback", f"rolling back: {failure.reason}", outcome="fail")
+        mirror = {k: v for k, v in previous.mirror.items() if k != new}
+        weights = {k: v for k, v in previous.weights.items() if k != new}
+        self.target.set_traffic(weights, mirror)
+        restored = time.time()
+        emit(
+            "rollback",
+            f"traffic restored to {fmt_weights(weights)} in {restored - failure.detected_at:.2f}s",
+            outcome="ok",
+            traffic=weights,
+            mirror=mirror,
+        )
+        time.sleep(self.drain_seconds)
+        try:
+            self.target.delete_deployment(new)
+            emit("cleanup", f"deleted '{new}' ({model.uri})")
+        except Exception as exc:
+            emit("cleanup", f"could not delete '{new}': {exc}; delete it by hand", outcome="warning")
+        message = (
+            f"rollout of {model.uri} to endpoint '{self.target.endpoint}' rolled back: {failure.reason}. "
+            f"Traffic is back on {fmt_weights(weights)}; no alias moved."
+        )
+        self.audit.record(
+            f"{data.get('kind', 'deploy')}.rolled_back",
+            rollout_id=rollout_id,
+            endpoint=self.target.endpoint,
+            outcome="rolled_back",
+            message=message,
+            from_=data.get("from_model"),
+            to=model.uri,
+            traffic=weights,
+            gates=failure.report.as_dict() if failure.report else None,
+            extra={"rollback_seconds": round(restored - failure.detected_at, 3)},
+        )
+        self.audit.tag_model(
+            rollout_id,
+            self.target.endpoint,
+            model.name,
+            model.version,
+            {"ml.deploy.last_outcome": "rolled_back", "ml.deploy.last_rollout": rollout_id},
+        )
+        self.audit.finish_run(
+            rollout_id, self.target.endpoint, "rolled_back", {"ml.deploy.reason": failure.reason[:4000]}
+        )
+        self.journal.close(phases.ROLLED_BACK)
+        return RolloutResult(
+            rollout_id,
+            str(data.get("kind", "deploy")),
+            "rolled_back",
+            message,
+            model,
+            new,
+            previous,
+            list(self.log.events),
+            failure.detected_at,
+            restored,
+        )
+
+    def finalize(self) -> RolloutResult:
+        """Commit: the new colour takes all traffic, the old ones go, the alias moves (the old version kept, tagged)."""
+        data = self.journal.data
+        rollout_id, new = str(data["id"]), str(data["new"])
+        previous = Traffic.from_dict(data["previous"])
+        model = ModelRef(**data["model"])
+        spec = RolloutSpec.model_validate(data["spec"])
+        kind = str(data.get("kind", "deploy"))
+        self.target.set_traffic({new: 100}, {})
+        time.sleep(self.drain_seconds)
+        for name in sorted(set(previous.weights) | set(previous.mirror)):
+            if name != new:
+                self.target.delete_deployment(name)
+                self.log.emit("cleanup", f"deleted the previous deployment '{name}'")
+        promotion = self.registry.promote(
+            model,
+            alias=spec.promote_alias,
+            endpoint=self.target.endpoint,
+            rollout_id=rollout_id,
+            rollback=kind == "rollback",
+        )
+        moved = f"alias '{promotion.alias}' -> version {promotion.version}" + (
+            f" (was {promotion.previous}, kept and tagged)"
+            if promotion.previous not in (None, promotion.version)
+            else ""
+        )
+        message = f"{kind} of {model.uri} to endpoint '{self.target.endpoint}' succeeded: '{new}' serves 100%; {moved}"
+        self.log.emit("promote", message, outcome="pass", traffic={new: 100})
+        self.audit.record(
+            f"{kind}.promoted",
+            rollout_id=rollout_id,
+            endpoint=self.target.endpoint,
+            outcome="promoted",
+            message=message,
+            from_=data.get("from_model"),
+            to=model.uri,
+            traffic={new: 100},
+            extra={"alias": promotion.alias, "previous_version": promotion.previous, "version": promotion.version},
+        )
+        self.audit.tag_model(
+            rollout_id,
+            self.target.endpoint,
+            model.name,
+            model.version,
+            {"ml.deploy.last_outcome": "promoted", "ml.deploy.last_rollout": rollout_id},
+        )
+        self.audit.finish_run(rollout_id, self.target.endpoint, "promoted", {"ml.deploy.version": model.version})
+        self.journal.close(phases.DONE)
+        return RolloutResult(rollout_id, kind, "promoted", message, model, new, previous, list(self.log.events))
