@@ -34,7 +34,8 @@ from ml.deploy.registry import Registry
 from ml.deploy.spec import RolloutSpec, parse_spec
 from ml.deploy.target import target_for
 from ml.deploy.targets import sagemaker_config
-from ml.deploy.targets.sagemaker import TAG_COLOUR, TAG_MODEL, SageMakerTarget
+from ml.deploy.targets._sagemaker_configs import TAG_COLOUR, TAG_MODEL
+from ml.deploy.targets.sagemaker import SageMakerTarget
 from tests.fakes import moto_server as moto_fixtures
 from tests.fakes.moto_server import ACCOUNT_ID, REGION, EndpointUpdates, MotoServer
 
