@@ -20,6 +20,7 @@ from infra.aws.training_cluster import GpuTrainingCluster, GpuTrainingClusterArg
 from infra.aws.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
 from infra.kubernetes.platform import build_kubernetes_serving
+from infra.outputs import artifacts_section, budget_section, checkpoint_uri, endpoint_autoscale
 from ml.contract import SCHEMA_VERSION
 
 
@@ -76,7 +77,7 @@ class AwsPlatform(pulumi.ComponentResource):
             GpuTrainingClusterArgs(
                 profile_name=f"{prefix}-gpu-spot" if cluster.spot else f"{prefix}-gpu",
                 settings=cluster,
-                checkpoint_uri=pulumi.Output.concat(artifacts.uri, "/", artifact_settings.checkpoint_prefix),
+                checkpoint_uri=checkpoint_uri(artifacts.uri, artifact_settings),
                 execution_role_arn=workspace.execution_role_arn,
             ),
             child,
@@ -143,18 +144,8 @@ class AwsPlatform(pulumi.ComponentResource):
                 "security_group_ids": training.security_group_ids,
             },
             "endpoint": None if endpoint is None else self._endpoint_fields(settings, endpoint),
-            "artifacts": {
-                "name": artifacts.bucket_name,
-                "uri": artifacts.uri,
-                "temp_prefix": artifact_settings.temp_prefix,
-                "checkpoint_prefix": artifact_settings.checkpoint_prefix,
-            },
-            "budget": {
-                "name": budget_name,
-                "monthly_amount": settings.budget.amount,
-                "currency": settings.budget.currency,
-                "thresholds_percent": [t.percent for t in settings.budget.thresholds],
-            },
+            "artifacts": artifacts_section(artifact_settings, name=artifacts.bucket_name, uri=artifacts.uri),
+            "budget": budget_section(settings.budget, name=budget_name),
         }
         kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_server_arn)
         if kubernetes is not None:
@@ -173,12 +164,5 @@ class AwsPlatform(pulumi.ComponentResource):
             "scoring_uri": endpoint.scoring_uri,
             "rollback_alarm_names": endpoint.alarm_names,
             "variant_name": endpoint.variant_name,
-            "autoscale": {
-                "min_instances": serving.min_instances,
-                "max_instances": serving.max_instances,
-                "metric": serving.scale_rule.metric,
-                "target": serving.scale_rule.target,
-                "scale_out_cooldown_seconds": serving.scale_out_cooldown_minutes * 60,
-                "scale_in_cooldown_seconds": serving.scale_in_cooldown_minutes * 60,
-            },
+            "autoscale": endpoint_autoscale(serving).model_dump(),
         }

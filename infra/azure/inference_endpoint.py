@@ -17,7 +17,7 @@ from pulumi_azure_native import machinelearningservices, monitor
 
 from infra.common import child_options
 from infra.config import EndpointSettings
-from ml.contract import AutoscaleProfile
+from infra.outputs import endpoint_autoscale
 from ml.contract.azure import autoscale_profile as deployment_autoscale_profile
 
 BOOTSTRAP_DEPLOYMENT = "blue"
@@ -40,15 +40,9 @@ def autoscale_profile(settings: EndpointSettings, deployment_id: pulumi.Input[st
     Built by the same function the rollout target uses for every later colour, from the same values
     the stack exports as ``endpoint.autoscale``, so no colour scales differently.
     """
-    profile = AutoscaleProfile(
-        min_instances=settings.min_instances,
-        max_instances=settings.max_instances,
-        metric=settings.scale_rule.metric,
-        target=settings.scale_rule.target,
-        scale_out_cooldown_seconds=settings.scale_out_cooldown_minutes * 60,
-        scale_in_cooldown_seconds=settings.scale_in_cooldown_minutes * 60,
+    return deployment_autoscale_profile(
+        endpoint_autoscale(settings), deployment_id=deployment_id, default_count=settings.instance_count
     )
-    return deployment_autoscale_profile(profile, deployment_id=deployment_id, default_count=settings.instance_count)
 
 
 class InferenceEndpoint(pulumi.ComponentResource):

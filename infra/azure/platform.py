@@ -18,6 +18,7 @@ from infra.azure.training_cluster import GpuTrainingCluster, GpuTrainingClusterA
 from infra.azure.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
 from infra.kubernetes.platform import build_kubernetes_serving
+from infra.outputs import artifacts_section, budget_section, checkpoint_uri, endpoint_autoscale
 from ml.contract import SCHEMA_VERSION
 
 
@@ -117,7 +118,7 @@ class AzurePlatform(pulumi.ComponentResource):
                 "idle_seconds_before_scale_down": cluster.idle_seconds_before_scale_down,
                 "max_run_seconds": int(cluster.max_run_hours * 3600),
                 "max_wait_seconds": int(cluster.max_wait_hours * 3600),
-                "checkpoint_uri": pulumi.Output.concat(artifacts.uri, "/", settings.artifacts.checkpoint_prefix),
+                "checkpoint_uri": checkpoint_uri(artifacts.uri, settings.artifacts),
                 "cpu_cluster_name": training.cpu_cluster_name,
             },
             "endpoint": {
@@ -126,27 +127,10 @@ class AzurePlatform(pulumi.ComponentResource):
                 "instance_count": serving.instance_count,
                 "auth_mode": serving.auth_mode,
                 "scoring_uri": endpoint.scoring_uri,
-                "autoscale": {
-                    "min_instances": serving.min_instances,
-                    "max_instances": serving.max_instances,
-                    "metric": serving.scale_rule.metric,
-                    "target": serving.scale_rule.target,
-                    "scale_out_cooldown_seconds": serving.scale_out_cooldown_minutes * 60,
-                    "scale_in_cooldown_seconds": serving.scale_in_cooldown_minutes * 60,
-                },
+                "autoscale": endpoint_autoscale(serving).model_dump(),
             },
-            "artifacts": {
-                "name": workspace.storage_account_name,
-                "uri": artifacts.uri,
-                "temp_prefix": settings.artifacts.temp_prefix,
-                "checkpoint_prefix": settings.artifacts.checkpoint_prefix,
-            },
-            "budget": {
-                "name": budget_name,
-                "monthly_amount": settings.budget.amount,
-                "currency": settings.budget.currency,
-                "thresholds_percent": [t.percent for t in settings.budget.thresholds],
-            },
+            "artifacts": artifacts_section(settings.artifacts, name=workspace.storage_account_name, uri=artifacts.uri),
+            "budget": budget_section(settings.budget, name=budget_name),
         }
         kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_uri)
         if kubernetes is not None:
