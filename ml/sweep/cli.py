@@ -22,7 +22,6 @@ from rich.text import Text
 from ml.contract import PlatformOutputs
 from ml.stack import resolve_outputs
 from ml.sweep.backends.base import SweepState, SweepStatus, backend_for, last_sweep, remember_sweep
-from ml.sweep.cost import enforce
 from ml.sweep.register import register_best
 from ml.sweep.spec import load_spec
 
@@ -98,8 +97,7 @@ def run(
     sweep_spec = load_spec(spec)
     outputs = _outputs(stack, outputs_file)
     backend = backend_for(outputs)
-    backend.check(sweep_spec, outputs)
-    cost = enforce(sweep_spec, outputs)
+    cost = backend.admit(sweep_spec, outputs)  # the check, the compute and the cost cap, each once
     console.print(f"[dim]cost: {cost.describe()}[/]", highlight=False)
     if dry_run:
         console.print(f"dry run: sweep '{sweep_spec.name}' is valid for backend '{backend.name}'; nothing submitted")
@@ -115,7 +113,7 @@ def run(
                 remembered.add(status.sweep_id)
             live.update(render_status(status))
 
-        result = backend.submit(sweep_spec, outputs, on_progress=on_progress)
+        result = backend.submit(sweep_spec, outputs, on_progress=on_progress, admitted=cost)
         live.update(render_status(result.status))
     if not console.is_terminal:
         console.print()  # a non-terminal Live leaves the cursor after its last line

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.cost.prices import InstancePrice, price_for
-from ml.sweep.backends.base import ComputeChoice, resolve_compute
+from ml.sweep.compute import ComputeChoice, resolve_compute
 from ml.sweep.spec import SweepSpec
 
 
@@ -60,9 +60,9 @@ class CostEstimate:
         )
 
 
-def estimate(spec: SweepSpec, outputs: PlatformOutputs) -> CostEstimate:
-    """The worst-case cost of ``spec`` on the stack ``outputs``."""
-    compute = resolve_compute(spec, outputs)
+def estimate(spec: SweepSpec, outputs: PlatformOutputs, *, compute: ComputeChoice | None = None) -> CostEstimate:
+    """The worst-case cost of ``spec`` on the stack ``outputs`` (``compute``: already resolved, if it was)."""
+    compute = compute or resolve_compute(spec, outputs)
     price = price_for(compute.instance_type)
     trials = spec.trial_budget()
     trial_hours = spec.limits.trial_timeout / 3600
@@ -92,9 +92,9 @@ def measured_cost(seconds: float, compute: ComputeChoice, price: InstancePrice) 
     return seconds / 3600 * compute.instance_count * price.per_hour(spot=compute.spot)
 
 
-def enforce(spec: SweepSpec, outputs: PlatformOutputs) -> CostEstimate:
+def enforce(spec: SweepSpec, outputs: PlatformOutputs, *, compute: ComputeChoice | None = None) -> CostEstimate:
     """The estimate, or a `CostError` when it exceeds the spec's cap or the budget left on the stack."""
-    cost = estimate(spec, outputs)
+    cost = estimate(spec, outputs, compute=compute)
     worst = cost.applicable
     cuts = (
         "lower limits.max_total_trials or limits.trial_timeout, set limits.timeout, use spot capacity "

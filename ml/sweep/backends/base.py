@@ -10,9 +10,14 @@ Contract for a backend module (``ml/sweep/backends/<name>.py``):
 
 - it defines the class named in `_BACKENDS` with a no-argument constructor (it may import its heavy
   SDK lazily in its methods; `backend_for` imports the module only when that cloud is used);
-- ``check(spec, outputs)`` raises `UserError` for combinations its engine cannot run (before any cost
-  check or submission), naming the spec key;
-- ``submit(spec, outputs, on_progress=...)`` starts the sweep and returns a `SweepRun`. A blocking
+- ``check(spec, outputs, compute)`` raises `UserError` for combinations its engine cannot run (before
+  any cost check or submission), naming the spec key;
+- ``admit(spec, outputs)`` (written once, here) is what `ml sweep run` does before submitting: it
+  resolves the compute once, runs ``check`` once and enforces the worst-case cost once, and returns
+  that `CostEstimate` (which carries the compute);
+- ``submit(spec, outputs, on_progress=..., admitted=...)`` starts the sweep and returns a `SweepRun`.
+  Given ``admitted`` it trusts it (no second check, no second estimate); called without it (tests,
+  scripts) it checks and estimates itself, so an unchecked spec is never submitted. A blocking
   backend (local) runs to the end and returns the final status; a cloud backend returns at once with
   ``status.state`` RUNNING. ``on_progress`` may be called with a `SweepStatus` whenever counts change;
 - ``status(outputs, sweep_id)`` and ``best(outputs, sweep_id)`` read the sweep back by the id
@@ -41,6 +46,8 @@ from typing import Any, ClassVar
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
+from ml.sweep.compute import ComputeChoice, resolve_compute
+from ml.sweep.cost import CostEstimate, enforce, estimate
 from ml.sweep.spec import SweepSpec
 
 # MLflow tags every backend that records runs uses, so lineage reads the same everywhere.
@@ -151,14 +158,39 @@ class SweepBackend(ABC):
 
     name: ClassVar[str]
 
-    def check(self, spec: SweepSpec, outputs: PlatformOutputs) -> None:  # noqa: B027 -- optional hook
-        """Raise `UserError` for spec options this backend cannot run; default: everything runs."""
+    def check(  # noqa: B027 -- optional hook
+        self, spec: SweepSpec, outputs: PlatformOutputs, compute: ComputeChoice | None = None
+    ) -> None:
+        """Raise `UserError` for spec options this backend cannot run; default: everything runs.
+
+        ``compute`` is the resolved compute when the caller has it (`admit`); None resolves it here.
+        """
+
+    def admit(self, spec: SweepSpec, outputs: PlatformOutputs, *, enforce_cost: bool = True) -> CostEstimate:
+        """Resolve the compute, run `check` and the worst-case cost, each once; the estimate carries the compute.
+
+        ``enforce_cost`` refuses a sweep over its cap or the stack's budget (`ml sweep run`); `submit`
+        called without an admission only estimates, as it always has.
+        """
+        compute = resolve_compute(spec, outputs)
+        self.check(spec, outputs, compute)
+        if enforce_cost:
+            return enforce(spec, outputs, compute=compute)
+        return estimate(spec, outputs, compute=compute)
 
     @abstractmethod
     def submit(
-        self, spec: SweepSpec, outputs: PlatformOutputs, *, on_progress: ProgressCallback | None = None
+        self,
+        spec: SweepSpec,
+        outputs: PlatformOutputs,
+        *,
+        on_progress: ProgressCallback | None = None,
+        admitted: CostEstimate | None = None,
     ) -> SweepRun:
-        """Start the sweep (local: run it to the end) and return its id and status."""
+        """Start the sweep (local: run it to the end) and return its id and status.
+
+        ``admitted`` is `admit`'s result when the caller already ran it; None admits here (no cost cap).
+        """
 
     @abstractmethod
     def status(self, outputs: PlatformOutputs, sweep_id: str) -> SweepStatus:
@@ -194,24 +226,6 @@ def backend_for(outputs: PlatformOutputs) -> SweepBackend:
         ) from None
     backend: SweepBackend = getattr(module, class_name)()
     return backend
-
-
-@dataclass(frozen=True)
-class ComputeChoice:
-    """The capacity one trial uses, after applying the spec's overrides to the stack's defaults."""
-
-    instance_type: str
-    instance_count: int
-    spot: bool
-
-
-def resolve_compute(spec: SweepSpec, outputs: PlatformOutputs) -> ComputeChoice:
-    """``compute.instance_type`` or the stack's training instance type; ``spot.enabled`` or the stack's."""
-    return ComputeChoice(
-        instance_type=spec.compute.instance_type or outputs.training.instance_type,
-        instance_count=spec.compute.instance_count,
-        spot=outputs.training.spot if spec.spot.enabled is None else spec.spot.enabled,
-    )
 
 
 def new_sweep_id(spec: SweepSpec, *, now: float | None = None) -> str:

@@ -39,7 +39,6 @@ import optuna
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-from ml.cost.prices import price_for
 from ml.stack import local_home
 from ml.sweep.backends._local_process import TrialProcess, command_argv
 from ml.sweep.backends._local_sampling import sampler_for, suggest
@@ -54,9 +53,9 @@ from ml.sweep.backends.base import (
     TrialState,
     git_commit,
     new_sweep_id,
-    resolve_compute,
 )
-from ml.sweep.cost import estimate, measured_cost
+from ml.sweep.compute import ComputeChoice
+from ml.sweep.cost import CostEstimate, measured_cost
 from ml.sweep.plots import save_sweep_plot
 from ml.sweep.pruners import pruner_for
 from ml.sweep.spec import SweepSpec
@@ -71,7 +70,7 @@ class LocalSweepBackend(SweepBackend):
 
     name = "local"
 
-    def check(self, spec: SweepSpec, outputs: PlatformOutputs) -> None:
+    def check(self, spec: SweepSpec, outputs: PlatformOutputs, compute: ComputeChoice | None = None) -> None:
         """Inputs must be local paths: trials read them from this machine's disk."""
         for name, item in spec.inputs.items():
             scheme = urlparse(item.path).scheme
@@ -87,10 +86,15 @@ class LocalSweepBackend(SweepBackend):
             raise UserError(f"sweep spec {spec.source}: code directory {spec.code_dir()} does not exist")
 
     def submit(
-        self, spec: SweepSpec, outputs: PlatformOutputs, *, on_progress: ProgressCallback | None = None
+        self,
+        spec: SweepSpec,
+        outputs: PlatformOutputs,
+        *,
+        on_progress: ProgressCallback | None = None,
+        admitted: CostEstimate | None = None,
     ) -> SweepRun:
-        self.check(spec, outputs)
-        return _LocalSweep(spec, outputs, on_progress).run()
+        cost = admitted or self.admit(spec, outputs, enforce_cost=False)
+        return _LocalSweep(spec, outputs, on_progress, cost).run()
 
     def status(self, outputs: PlatformOutputs, sweep_id: str) -> SweepStatus:
         status, _ = read_status(use_tracking(_prepared(outputs)), sweep_id)
@@ -142,14 +146,16 @@ class _Running:
 class _LocalSweep:
     """One sweep's scheduler loop; used once."""
 
-    def __init__(self, spec: SweepSpec, outputs: PlatformOutputs, on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self, spec: SweepSpec, outputs: PlatformOutputs, on_progress: ProgressCallback | None, cost: CostEstimate
+    ) -> None:
         self.spec = spec
         self.outputs = outputs
         self.on_progress = on_progress
         self.sweep_id = new_sweep_id(spec)
-        self.compute = resolve_compute(spec, outputs)
-        self.price = price_for(self.compute.instance_type)
-        self.cost = estimate(spec, outputs)
+        self.compute = cost.compute
+        self.price = cost.price
+        self.cost = cost
         self.total = spec.trial_budget()
         self.commit = git_commit(spec.code_dir())
         self.workdir = local_home() / "sweeps" / self.sweep_id
