@@ -1,0 +1,112 @@
+"""AWS pre-flight: SageMaker's Service Quotas against the stack's maxima, and the bucket's name.
+
+What it reads, with the stack's credentials (boto3's usual chain, region from the stack):
+
+- ``service-quotas:ListServiceQuotas`` for ``sagemaker`` (applied values, paginated), matched by
+  quota name: ``<training type> for spot training job usage`` (``... for training job usage``
+  when the stack trains on demand), ``<endpoint type> for endpoint usage``, and the tuning job's
+  parallel-training-jobs limit. These are limits: Service Quotas does not report how many
+  instances other work already holds, so "available" is the limit, and the table says so.
+- ``sts:GetCallerIdentity`` for the account id the bucket name is built from
+  (``<prefix>-artifacts-<account>-<region>``), then ``s3:HeadBucket`` and ``s3:ListBuckets``: a name
+  that exists but is not one of this account's buckets belongs to someone else, and blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml import aws
+from ml.plan.needs import AwsNeeds
+from ml.preflight.checks import Check, quota_check
+
+SERVICE = "sagemaker"
+
+
+def _quotas(region: str) -> dict[str, dict[str, Any]]:
+    """Every applied SageMaker quota of the account in ``region``, by lower-cased name."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = aws.client("service-quotas", region)
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=SERVICE):
+            for quota in page.get("Quotas", []):
+                found[str(quota.get("QuotaName", "")).lower()] = quota
+    except (BotoCoreError, ClientError) as exc:
+        raise aws.user_error(f"list the SageMaker quotas in {region}", exc) from None
+    return found
+
+
+def _tuning_quota(quotas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    for name, quota in quotas.items():
+        if "tuning job" in name and "training job" in name and ("parallel" in name or "concurrent" in name):
+            return quota
+    return None
+
+
+def _quota_row(label: str, quota: dict[str, Any] | None, needed: int, region: str, *, unit: str) -> Check:
+    value = float(quota["Value"]) if quota is not None and quota.get("Value") is not None else None
+    if quota is None:
+        fix = f"Service Quotas lists no SageMaker quota '{label}' in {region}: check the type is offered there"
+        return quota_check("aws", f"quota '{label}' ({region})", needed=needed, available=None, unit=unit, fix=fix)
+    fix = (
+        f"request an increase to at least {needed}: `aws service-quotas request-service-quota-increase "
+        f"--region {region} --service-code {SERVICE} --quota-code {quota.get('QuotaCode')} "
+        f"--desired-value {needed}`, or lower the stack's maximum"
+    )
+    name = str(quota.get("QuotaName") or label)
+    return quota_check("aws", f"quota '{name}' ({region}, limit)", needed=needed, available=value, unit=unit, fix=fix)
+
+
+def _bucket_check(needs: AwsNeeds) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        account = str(aws.client("sts", needs.region).get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as exc:
+        raise aws.user_error("read the AWS account id (sts get-caller-identity)", exc) from None
+    bucket = needs.bucket_name(account)
+    label = f"bucket name '{bucket}' (global)"
+    s3 = aws.client("s3", needs.region)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code, _, status = aws.error_parts(exc)
+        if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+            return Check("aws", label, "free or ours", "free", "ok")
+        if status != 403:
+            raise aws.user_error(f"look up bucket '{bucket}'", exc) from None
+    except BotoCoreError as exc:
+        raise aws.user_error(f"look up bucket '{bucket}'", exc) from None
+    try:
+        mine = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    except (BotoCoreError, ClientError) as exc:
+        raise aws.user_error("list this account's buckets", exc) from None
+    if bucket in mine:
+        return Check("aws", label, "free or ours", f"ours (account {account})", "ok")
+    return Check(
+        "aws",
+        label,
+        "free or ours",
+        "another account's",
+        "blocker",
+        f"bucket '{bucket}' exists and belongs to another account: change mlops:namePrefix in the stack file",
+    )
+
+
+def check_aws(needs: AwsNeeds) -> list[Check]:
+    """Every AWS check for one stack: three quotas, then the bucket name."""
+    quotas = _quotas(needs.region)
+    kind = "spot training job usage" if needs.training_spot else "training job usage"
+    training = f"{needs.training_instance_type} for {kind}"
+    endpoint = f"{needs.endpoint_instance_type} for endpoint usage"
+    tuning = _tuning_quota(quotas)
+    return [
+        _quota_row(training, quotas.get(training.lower()), needs.training_instances, needs.region, unit="instances"),
+        _quota_row(endpoint, quotas.get(endpoint.lower()), needs.endpoint_instances, needs.region, unit="instances"),
+        _quota_row(
+            "parallel training jobs per tuning job", tuning, needs.tuning_parallel_jobs, needs.region, unit="jobs"
+        ),
+        _bucket_check(needs),
+    ]
