@@ -45,7 +45,7 @@ STRATEGIES = ("blue_green", "canary", "linear")
 
 
 class SpecError(UserError):
-    """The rollout spec is malformed; the message lists every problem with its key path and line."""
+    """The rollout spec is malformed or incomplete; the message lists every problem with its key path and line."""
 
 
 def parse_duration(value: Any) -> float:
@@ -219,15 +219,28 @@ class RolloutSpec(_Model):
         return self.gates.max_wait if self.gates.max_wait is not None else max(self.bake_time, 30.0)
 
     def endpoint_for(self, outputs: PlatformOutputs) -> str:
-        """The endpoint this spec targets on a stack; a `UserError` when neither names one."""
-        if self.endpoint is not None:
-            return self.endpoint
-        if outputs.endpoint is None:
-            raise SpecError(
-                f"rollout spec {self.source}: no 'endpoint' given and stack '{outputs.stack}' exports no endpoint; "
-                f"add `endpoint: <name>` or provision one with `pulumi up`"
-            )
-        return outputs.endpoint.name
+        """The endpoint this spec targets on a stack; a `SpecError` when neither names one."""
+        return endpoint_of(outputs, self.endpoint, source=self.source)
+
+
+def endpoint_of(outputs: PlatformOutputs, endpoint: str | None, *, source: str | None = None) -> str:
+    """The endpoint a rollout acts on: the one named, else the stack's -- the one place that default is applied.
+
+    Why one function: `ml deploy SPEC` names the endpoint with the spec's ``endpoint:`` key, the other
+    commands (`ml deploy status|recover`, `ml rollback`) with ``--endpoint``; both fall back to the
+    stack's ``outputs.endpoint.name`` and, when the stack exports none, fail with the same message
+    (prefixed with the spec file when a spec asked).
+    """
+    if endpoint is not None:
+        return endpoint
+    if outputs.endpoint is None:
+        where = f"rollout spec {source}: " if source is not None else ""
+        raise SpecError(
+            f"{where}no 'endpoint' given and stack '{outputs.stack}' exports no endpoint; set `endpoint:` in the "
+            f"rollout spec (or `--endpoint` on the command line), or enable the endpoint in the stack config and "
+            f"run `pulumi up`"
+        )
+    return outputs.endpoint.name
 
 
 def parse_spec(text: str, *, source: str = "<string>") -> RolloutSpec:

@@ -39,13 +39,11 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-
-if TYPE_CHECKING:
-    from ml.deploy.spec import RolloutSpec
+from ml.deploy.spec import RolloutSpec, endpoint_of
 
 DEFAULT_COLOURS = ("blue", "green")
 
@@ -233,13 +231,7 @@ def target_kind(outputs: PlatformOutputs) -> str:
 def target_for(outputs: PlatformOutputs, endpoint: str | None = None) -> DeploymentTarget:
     """The target for a stack's endpoint (default: ``outputs.endpoint.name``), its module imported lazily."""
     kind = target_kind(outputs)
-    if endpoint is None:
-        if outputs.endpoint is None:
-            raise UserError(
-                f"stack '{outputs.stack}' exports no endpoint to deploy to; set `endpoint:` in the rollout spec "
-                f"or enable the endpoint in the stack config and run `pulumi up`"
-            )
-        endpoint = outputs.endpoint.name
+    endpoint = endpoint_of(outputs, endpoint)
     module_name = _TARGETS[kind]
     try:
         module = importlib.import_module(module_name)

@@ -34,7 +34,7 @@ from ml.deploy.spec import parse_spec
 from ml.deploy.target import DeploymentError, DeploymentInfo, target_for
 from ml.deploy.targets._k8s_health import colour_health
 from ml.deploy.targets._prometheus import PromQueries, histogram_quantile
-from ml.deploy.targets._stack_config import rewrite
+from ml.deploy.targets._stack_file_colours import rewrite
 from ml.deploy.targets.kubernetes import KubernetesTarget
 from ml.tracking import use_tracking
 from tests.fakes.kube_api import FakeKube, FakePrometheus, serve, write_kubeconfig

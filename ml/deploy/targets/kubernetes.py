@@ -6,7 +6,7 @@ loop and takes minutes. The stack declares both colours (Deployment, Service, PD
 while a colour takes traffic) and this target only moves what a rollout moves -- the idle colour's
 model and replicas, the route's weights -- as docs/kubernetes.md ("B. Through the Kubernetes API")
 specifies. Config stays the source of truth: when the rollout ends (`close`), the final weights and
-model URIs are written back to ``Pulumi.<stack>.yaml`` (`ml.deploy.targets._stack_config`).
+model URIs are written back to ``Pulumi.<stack>.yaml`` (`ml.deploy.targets._stack_file_colours`).
 
 What each engine call does here:
 
@@ -51,7 +51,7 @@ from ml.deploy.target import (
 from ml.deploy.targets._k8s_api import KubeApi
 from ml.deploy.targets._k8s_health import colour_health
 from ml.deploy.targets._prometheus import PrometheusMetrics
-from ml.deploy.targets._stack_config import PersistResult, persist_colours
+from ml.deploy.targets._stack_file_colours import PersistResult, persist_colours
 
 CONTAINER = "model-server"
 MODEL_ANNOTATION = "mlops/model-uri"

@@ -1,4 +1,7 @@
-"""Write a finished Kubernetes rollout back into the stack config, so the next `pulumi up` keeps it.
+"""Write a finished Kubernetes rollout's colours back into ``Pulumi.<stack>.yaml``, so the next `pulumi up` keeps it.
+
+Named for what it edits -- the ``mlops:kubernetes.colours`` keys of the stack file, nothing else -- to
+tell it apart from the modules that parse or read the whole stack config for the Pulumi program and `ml plan`.
 
 Why: the Deployments and the HTTPRoute carry ``pulumi.com/patchForce``, so the stack config is the
 source of truth and a `pulumi up` reasserts it. A rollout made through the API must therefore end
