@@ -1,0 +1,102 @@
+"""AWS pre-flight against moto_server: SageMaker Service Quotas (test-side ListServiceQuotas) and the bucket name."""
+
+from __future__ import annotations
+
+import boto3
+
+from ml.plan.needs import AwsNeeds
+from ml.preflight.aws import check_aws
+from ml.preflight.checks import blockers
+from tests.fakes import moto_quotas
+from tests.fakes import moto_server as moto_fixtures
+from tests.fakes.moto_quotas import SageMakerQuotas
+from tests.fakes.moto_server import ACCOUNT_ID, REGION, MotoServer
+
+moto_server = moto_fixtures.moto_server  # pytest fixtures used by this module
+sagemaker_quotas = moto_quotas.sagemaker_quotas
+
+TUNING = "Maximum number of parallel training jobs per hyperparameter tuning job"
+NEEDS = AwsNeeds(
+    region=REGION,
+    bucket_prefix="mlopsdevaws-artifacts-",
+    training_instance_type="ml.g5.xlarge",
+    training_instances=2,
+    training_spot=True,
+    endpoint_instance_type="ml.m5.large",
+    endpoint_instances=4,
+    tuning_parallel_jobs=2,
+)
+BUCKET = f"mlopsdevaws-artifacts-{ACCOUNT_ID}-{REGION}"
+
+
+def generous(quotas: SageMakerQuotas) -> None:
+    quotas.set("ml.g5.xlarge for spot training job usage", 4)
+    quotas.set("ml.g5.xlarge for training job usage", 0)
+    quotas.set("ml.m5.large for endpoint usage", 4)
+    quotas.set(TUNING, 10)
+
+
+def test_quotas_at_or_above_the_maxima_and_a_free_bucket_name_pass(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    generous(sagemaker_quotas)
+    checks = check_aws(NEEDS)
+
+    assert not blockers(checks)
+    assert [(c.needed, c.available) for c in checks] == [
+        ("2 instances", "4 instances"),
+        ("4 instances", "4 instances"),
+        ("2 jobs", "10 jobs"),
+        ("free or ours", "free"),
+    ]
+    assert checks[0].check == f"quota 'ml.g5.xlarge for spot training job usage' ({REGION}, limit)"
+    assert sagemaker_quotas.calls >= 1
+
+
+def test_a_spot_quota_of_zero_is_a_blocker_with_the_increase_request(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    generous(sagemaker_quotas)
+    sagemaker_quotas.set("ml.g5.xlarge for spot training job usage", 0)
+    [blocker] = blockers(check_aws(NEEDS))
+
+    assert (blocker.needed, blocker.available) == ("2 instances", "0 instances")
+    assert (
+        "aws service-quotas request-service-quota-increase --region eu-west-1 --service-code sagemaker" in blocker.fix
+    )
+    assert "--desired-value 2" in blocker.fix
+
+
+def test_a_quota_the_account_does_not_list_is_unknown_not_ok(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    sagemaker_quotas.set("ml.g5.xlarge for spot training job usage", 4)
+    checks = check_aws(NEEDS)
+    assert [c.status for c in checks] == ["ok", "unknown", "unknown", "ok"]
+
+
+def test_our_own_bucket_passes_and_another_accounts_bucket_blocks(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    generous(sagemaker_quotas)
+    moto_server.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert check_aws(NEEDS)[-1].available == f"ours (account {ACCOUNT_ID})"
+
+    # the same name, held by another account (moto: credentials from an assumed role act in that account)
+    other = moto_server.client("sts").assume_role(
+        RoleArn="arn:aws:iam::210987654321:role/other", RoleSessionName="squatter"
+    )["Credentials"]
+    squatter = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=moto_server.endpoint,
+        aws_access_key_id=other["AccessKeyId"],
+        aws_secret_access_key=other["SecretAccessKey"],
+        aws_session_token=other["SessionToken"],
+    )
+    moto_server.client("s3").delete_bucket(Bucket=BUCKET)
+    squatter.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    bucket = check_aws(NEEDS)[-1]
+    assert (bucket.status, bucket.available) == ("blocker", "another account's")
+    assert "change mlops:namePrefix" in bucket.fix
