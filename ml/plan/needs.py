@@ -57,6 +57,8 @@ class AwsNeeds:
     endpoint_instance_type: str
     endpoint_instances: int
     tuning_parallel_jobs: int
+    endpoint_name: str = ""
+    """The SageMaker endpoint (``{prefix}-endpoint``): what `ml teardown --check` looks for after a destroy."""
 
     def bucket_name(self, account_id: str) -> str:
         return f"{self.bucket_prefix}{account_id}-{self.region}"
@@ -138,6 +140,7 @@ def needs_of(stack: str, values: dict[str, object], *, source: str, subscription
             endpoint_instance_type=endpoint.instance_type,
             endpoint_instances=endpoint.max_instances * ROLLOUT_COLOURS,
             tuning_parallel_jobs=training.max_nodes,
+            endpoint_name=f"{prefix}-endpoint",
         )
     if settings.kubernetes is not None and settings.kubernetes.enabled:
         k8s = settings.kubernetes
