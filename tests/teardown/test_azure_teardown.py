@@ -27,8 +27,14 @@ fake_arm = azure_client.fake_arm  # pytest fixtures used by this module
 fake_arm_env = azure_client.fake_arm_env
 
 ENDPOINT = "mlopsdev-endpoint"
-AUTOSCALE = AutoscaleProfile(min_instances=1, max_instances=2, metric="cpu", target=70,
-                             scale_out_cooldown_seconds=300, scale_in_cooldown_seconds=600)  # fmt: skip
+AUTOSCALE = AutoscaleProfile(
+    min_instances=1,
+    max_instances=2,
+    metric="cpu",
+    target=70,
+    scale_out_cooldown_seconds=300,
+    scale_in_cooldown_seconds=600,
+)
 
 
 def outputs_for(arm: FakeArm) -> PlatformOutputs:
@@ -41,15 +47,18 @@ def outputs_for(arm: FakeArm) -> PlatformOutputs:
         training=TrainingProfile(name="gpu", instance_type="Standard_NC4as_T4_v3", min_nodes=0, max_nodes=2, spot=True),
         artifacts=ArtifactStoreRef(name="st", uri="https://st/a", temp_prefix="tmp", checkpoint_prefix="ckpt"),
         budget=BudgetRef(name="b", monthly_amount=500, currency="USD", thresholds_percent=[80]),
-        endpoint=EndpointRef(name=ENDPOINT, instance_type="Standard_DS3_v2", instance_count=1, auth_mode="key",
-                             autoscale=AUTOSCALE),
+        endpoint=EndpointRef(
+            name=ENDPOINT, instance_type="Standard_DS3_v2", instance_count=1, auth_mode="key", autoscale=AUTOSCALE
+        ),
         azure=workspace_ref(arm),
-    )  # fmt: skip
+    )
 
 
 def autoscale_path(arm: FakeArm, name: str) -> str:
-    return (f"/subscriptions/{arm.subscription_id}/resourceGroups/{arm.resource_group}"
-            f"/providers/Microsoft.Insights/autoscalesettings/{name}")  # fmt: skip
+    return (
+        f"/subscriptions/{arm.subscription_id}/resourceGroups/{arm.resource_group}"
+        f"/providers/Microsoft.Insights/autoscalesettings/{name}"
+    )
 
 
 def seed_rolled_out_stack(arm: FakeArm) -> None:
@@ -65,8 +74,9 @@ def seed_rolled_out_stack(arm: FakeArm) -> None:
         arm.put(autoscale_path(arm, f"{ENDPOINT}-{name}-autoscale"), {"location": arm.location})
     jobs = {"sweep-a": ("dev", "Running"), "sweep-b": ("dev", "Completed"), "sweep-c": ("prod", "Running")}
     for name, (stack, status) in jobs.items():
-        arm.put(arm.ws("jobs", name), {"properties": {"jobType": "Sweep", "status": status,
-                                                       "tags": {"ml.stack": stack}}})  # fmt: skip
+        arm.put(
+            arm.ws("jobs", name), {"properties": {"jobType": "Sweep", "status": status, "tags": {"ml.stack": stack}}}
+        )
 
 
 def test_teardown_lists_then_deletes_only_what_ml_created_and_audits_it(
@@ -107,8 +117,15 @@ def test_teardown_lists_then_deletes_only_what_ml_created_and_audits_it(
 
 
 def needs_for(arm: FakeArm) -> AzureNeeds:
-    return AzureNeeds(subscription_id=arm.subscription_id, location=arm.location, resource_group=arm.resource_group,
-                      storage_account="mlopsdevst", key_vault="kv-mlopsdev", workspace="mlw-mlopsdev", vms=[])  # fmt: skip
+    return AzureNeeds(
+        subscription_id=arm.subscription_id,
+        location=arm.location,
+        resource_group=arm.resource_group,
+        storage_account="mlopsdevst",
+        key_vault="kv-mlopsdev",
+        workspace="mlw-mlopsdev",
+        vms=[],
+    )
 
 
 def test_check_after_destroy_lists_soft_deleted_names_with_the_purge_to_run(fake_arm: FakeArm) -> None:
