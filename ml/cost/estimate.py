@@ -9,7 +9,7 @@ idle and max mean and `ml/cost/rules.py` for each resource type's rule.
 Example::
 
     >>> from ml.plan.report import assumptions_for                           # doctest: +SKIP
-    >>> from ml.plan.stack_config import read_stack_config
+    >>> from ml.plan.stack_file import read_stack_config
     >>> from ml.plan.offline import run_offline
     >>> config = read_stack_config(Path("."), "dev")                         # doctest: +SKIP
     >>> estimate_plan(run_offline(config), assumptions_for(config)).max_total  # doctest: +SKIP

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml.contract.errors import UserError
-from ml.plan.stack_config import StackConfig, available_stacks, parse_stack_config, read_stack_config
+from ml.plan.stack_file import StackConfig, available_stacks, parse_stack_config, read_stack_config
 
 
 @dataclass(frozen=True)

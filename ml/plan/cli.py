@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.syntax import Syntax
 
-from ml.plan.stack_config import find_project_dir, read_stack_config
+from ml.plan.stack_file import find_project_dir, read_stack_config
 
 if TYPE_CHECKING:
     from ml.plan.policy import Violation

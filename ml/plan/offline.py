@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from ml.contract.declared import OfflinePlan, PlannedResource
-from ml.plan.stack_config import StackConfig
+from ml.plan.stack_file import StackConfig
 
 
 def _config_strings(config: StackConfig) -> dict[str, str]:

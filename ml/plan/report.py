@@ -13,7 +13,7 @@ from ml.cost.model import StackCost
 from ml.plan.against import BaseConfig
 from ml.plan.diff import PlanDiff, diff_plans
 from ml.plan.offline import run_offline
-from ml.plan.stack_config import StackConfig
+from ml.plan.stack_file import StackConfig
 
 
 def assumptions_for(config: StackConfig) -> Assumptions:

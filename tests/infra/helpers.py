@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.plan.offline import OfflinePlan, run_offline
-from ml.plan.stack_config import StackConfig, read_stack_config
+from ml.plan.stack_file import StackConfig, read_stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from pulumi.runtime import settings as pulumi_settings
 from infra.config import StackSettings, load_settings
 from ml.contract.declared import OfflinePlan, PlannedResource
 from ml.plan.mocks import PlatformMocks
-from ml.plan.stack_config import StackConfig
+from ml.plan.stack_file import StackConfig
 from tests.infra.helpers import stack_config, with_changes
 
 K8S_STACK = "dev-k8s"

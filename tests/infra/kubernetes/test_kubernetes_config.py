@@ -8,7 +8,7 @@ import pytest
 
 from infra.config import ConfigError, cpu_millicores, load_settings, memory_bytes
 from ml.plan.offline import PlannedResource, run_offline
-from ml.plan.stack_config import StackConfig
+from ml.plan.stack_file import StackConfig
 from tests.infra.helpers import with_changes
 from tests.infra.kubernetes.k8s_helpers import eks_config, k8s_config, kubernetes_section, settings_of
 

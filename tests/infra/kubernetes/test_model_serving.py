@@ -14,7 +14,7 @@ import pytest
 from infra.kubernetes.platform import build_kubernetes_serving
 from ml.contract import PlatformOutputs
 from ml.plan.offline import OfflinePlan, run_offline
-from ml.plan.stack_config import StackConfig
+from ml.plan.stack_file import StackConfig
 from tests.infra.helpers import stack_config, with_changes
 from tests.infra.kubernetes.k8s_helpers import (
     container,
