@@ -91,3 +91,16 @@ def test_ml_preflight_table_names_the_fix(moto_server: MotoServer, sagemaker_quo
     code, out = preflight("--stack", "dev-aws")
     assert code == 0  # nothing listed: unknown, shown, not blocking
     assert "unknown" in out and "no blockers" in out
+
+
+def test_the_deploy_workflow_runs_preflight_before_pulumi_up() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github/workflows/deploy.yml").read_text())
+    for job, stack in (("dev", "dev"), ("prod", "prod")):
+        steps = workflow["jobs"][job]["steps"]
+        names = [step.get("run") or step.get("uses", "") for step in steps]
+        preflight = names.index(f"uv run ml preflight --stack {stack}")
+        up = next(i for i, step in enumerate(steps) if "pulumi/actions" in step.get("uses", ""))
+        login = next(i for i, step in enumerate(steps) if "azure/login" in step.get("uses", ""))
+        assert login < preflight < up
