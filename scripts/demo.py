@@ -1,6 +1,6 @@
 """`make demo`: the whole platform on one machine, no cloud account, in about five minutes.
 
-1. ``ml platform up`` -- MLflow tracking server, endpoint router (state in ``.mlops-demo/``);
+1. ``ml platform up`` -- MLflow tracking server, Traefik as the endpoint proxy (state in ``.mlops-demo/``);
 2. a baseline model (small gradient boosting) registered and rolled out as the first champion;
 3. ``ml sweep run examples/sweeps/breast_cancer.yaml`` -- the example sweep, trials as processes;
 4. ``ml sweep best`` -- the best trial registered with alias ``challenger``;

@@ -1,4 +1,4 @@
-"""The local platform: an MLflow tracking server, an endpoint router and model-server processes.
+"""The local platform: an MLflow tracking server, an endpoint proxy (Traefik) and model-server processes.
 
 Why it exists: with no cloud account the same `ml sweep` / `ml deploy` commands must run end to
 end on one machine. `ml platform up` starts the servers in the background and writes

@@ -10,7 +10,7 @@ from ml.platform import local
 from ml.platform.layout import Layout
 
 platform_app = typer.Typer(
-    help="Start, stop and inspect the local platform (MLflow server, endpoint router, model servers).",
+    help="Start, stop and inspect the local platform (MLflow server, Traefik endpoint proxy, model servers).",
     no_args_is_help=True,
 )
 console = Console()
@@ -42,9 +42,9 @@ def _print_status(state: local.PlatformStatus) -> None:
 def up_command(
     timeout: float = typer.Option(120.0, help="Seconds to wait for the servers to become healthy."),
 ) -> None:
-    """Start the tracking server and the endpoint router in the background (idempotent)."""
+    """Start the tracking server and the endpoint proxy (Traefik) in the background (idempotent)."""
     layout = Layout.current()
-    with console.status("starting the local platform (MLflow server, router) ..."):
+    with console.status("starting the local platform (MLflow server, Traefik) ..."):
         state = local.up(layout, timeout=timeout)
     _print_status(state)
     console.print(f"outputs written to {layout.outputs}; use `--stack local` with every ml command.")
@@ -52,14 +52,14 @@ def up_command(
 
 @platform_app.command("down")
 def down_command() -> None:
-    """Stop everything `ml platform up` and rollouts started (model servers, router, tracking server)."""
+    """Stop everything `ml platform up` and rollouts started (model servers, proxy, tracking server)."""
     stopped = local.down(Layout.current())
     console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
 @platform_app.command("status")
 def status_command() -> None:
-    """Show each process, whether it answers, and the endpoint's traffic map; exit 1 when not running."""
+    """Show each process, whether it answers, and the traffic map the proxy serves; exit 1 when not running."""
     state = local.status(Layout.current())
     _print_status(state)
     if not state.running:

@@ -1,5 +1,5 @@
 """Where the local platform keeps each piece of state under ``local_home()``: one place, so `up`,
-`down`, the router and the local rollout target never disagree about a path."""
+`down`, the proxy and the local rollout target never disagree about a path."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Layout:
 
     @property
     def services(self) -> Path:
-        """Process records of the tracking server and the router."""
+        """Process records of the tracking server and the proxy."""
         return self.home / "platform"
 
     @property
@@ -46,8 +46,14 @@ class Layout:
         return self.home / "logs"
 
     @property
-    def router_state(self) -> Path:
-        return self.home / "router" / "state.json"
+    def proxy_static(self) -> Path:
+        """Traefik's static config (ports, API, metrics, file provider), rewritten by each `up`."""
+        return self.home / "proxy" / "traefik.yml"
+
+    @property
+    def proxy_dynamic(self) -> Path:
+        """Traefik's dynamic config: the endpoint's traffic map, kept across `down` and `up`."""
+        return self.home / "proxy" / "dynamic.yml"
 
     @property
     def audit(self) -> Path:

@@ -6,12 +6,13 @@ What `up` starts, each in its own session so it outlives the command:
   artifacts in ``<home>/artifacts`` (written directly: everything runs on this machine, so model
   servers and trials read them without a proxy) and ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``
   (2 processes, ~550 MB, instead of 11 and ~2.5 GB);
-- the endpoint router (`ml.platform.router`) on another free port; it reloads its table from
-  ``<home>/router/state.json``, and any deployment in that table whose model server is not
-  running is started again, so `down` then `up` brings the endpoint back as it was.
+- the endpoint's proxy, Traefik (`ml.platform.proxy`), on two more free ports (users' entrypoint,
+  and its API/metrics); it reloads its traffic map from ``<home>/proxy/dynamic.yml``, and any
+  deployment in that map whose model server is not running is started again and re-pointed, so
+  `down` then `up` brings the endpoint back as it was.
 
 Then it writes ``<home>/outputs.json`` (a `PlatformOutputs` with cloud ``local``, the server's URL
-as tracking URI and the router as the endpoint's scoring URI), which every ``--stack local``
+as tracking URI and the proxy as the endpoint's scoring URI), which every ``--stack local``
 command reads. `down` stops exactly the processes recorded under ``<home>`` and removes
 ``outputs.json`` so commands fall back to the same SQLite store directly.
 """
@@ -19,23 +20,20 @@ command reads. `down` stops exactly the processes recorded under ``<home>`` and 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ml.contract import EndpointRef, PlatformOutputs
 from ml.contract.errors import UserError
-from ml.platform import model_server
+from ml.platform import model_server, proxy
 from ml.platform.layout import Layout
 from ml.platform.process import ProcessRecord, free_port, http_ok, log_tail, spawn, stop, venv_env, wait_http
 from ml.stack import default_local_outputs, read_outputs_file
 from ml.tracking import use_tracking
 
 MLFLOW = "mlflow"
-ROUTER = "router"
+PROXY = proxy.PROXY
 ENDPOINT_NAME = "local"
 
 
@@ -53,7 +51,7 @@ class ServiceStatus:
 
 @dataclass
 class PlatformStatus:
-    """The platform as a whole: running when the tracking server and the router both answer."""
+    """The platform as a whole: running when the tracking server and the proxy both answer."""
 
     home: str
     services: list[ServiceStatus]
@@ -61,12 +59,14 @@ class PlatformStatus:
 
     @property
     def running(self) -> bool:
-        core = [s for s in self.services if s.name in (MLFLOW, ROUTER)]
+        core = [s for s in self.services if s.name in (MLFLOW, PROXY)]
         return len(core) == 2 and all(s.healthy for s in core)
 
 
 def _health_url(name: str, record: ProcessRecord) -> str:
-    return f"{record.url}/health" if name in (MLFLOW, ROUTER) else f"{record.url}/ping"
+    if name == PROXY:
+        return proxy.health_url(record)
+    return f"{record.url}/health" if name == MLFLOW else f"{record.url}/ping"
 
 
 def _start_mlflow(layout: Layout) -> ProcessRecord:
@@ -94,21 +94,12 @@ def _start_mlflow(layout: Layout) -> ProcessRecord:
     return record
 
 
-def _start_router(layout: Layout) -> ProcessRecord:
-    port = free_port()
-    argv = [sys.executable, "-m", "ml.platform.router", "--home", str(layout.home), "--port", str(port)]
-    record = spawn(ROUTER, argv, log=layout.logs / "router.log", env=venv_env(), cwd=layout.home)
-    record.port, record.url = port, f"http://127.0.0.1:{port}"
-    record.save(layout.service_record(ROUTER))
-    return record
-
-
-def platform_outputs(layout: Layout, *, tracking_uri: str, router_url: str) -> PlatformOutputs:
+def platform_outputs(layout: Layout, *, tracking_uri: str, endpoint_url: str) -> PlatformOutputs:
     """The outputs document of a running local platform."""
     base = default_local_outputs(layout.home)
     assert base.endpoint is not None
     endpoint = EndpointRef.model_validate(
-        {**base.endpoint.model_dump(), "name": ENDPOINT_NAME, "scoring_uri": f"{router_url}/invocations"}
+        {**base.endpoint.model_dump(), "name": ENDPOINT_NAME, "scoring_uri": f"{endpoint_url}/invocations"}
     )
     return base.model_copy(update={"tracking_uri": tracking_uri, "endpoint": endpoint})
 
@@ -120,16 +111,28 @@ def _healthy_service(layout: Layout, name: str) -> ProcessRecord | None:
     return None
 
 
-def _restore_deployments(layout: Layout, outputs: PlatformOutputs, *, router_url: str, timeout: float) -> list[str]:
-    """Start a model server again for every deployment in the router's table whose process is gone."""
+def _restore_deployments(layout: Layout, outputs: PlatformOutputs, *, timeout: float) -> list[str]:
+    """Start a model server again for every deployment in the proxy's map whose process is gone."""
     tracking_uri = outputs.tracking_uri
-    state = httpx.get(f"{router_url}/admin/state", timeout=5).json()
+    endpoint = proxy.Proxy.connect(layout)
+    try:
+        endpoint.wait_loaded(timeout)
+        return _restart_missing(layout, outputs, endpoint, tracking_uri=tracking_uri, timeout=timeout)
+    finally:
+        endpoint.close()
+
+
+def _restart_missing(
+    layout: Layout, outputs: PlatformOutputs, endpoint: proxy.Proxy, *, tracking_uri: str, timeout: float
+) -> list[str]:
     started: dict[str, ProcessRecord] = {}
-    for name, entry in sorted(state.get("deployments", {}).items()):
+    for name, url in sorted(endpoint.state().deployments.items()):
         record = model_server.record_of(layout, name)
-        if record is not None and model_server.healthy(record):
+        if record is not None and record.url and model_server.healthy(record):
+            if record.url != url:
+                endpoint.register(name, record.url)
             continue
-        model = entry.get("model")
+        model = record.extra.get("model") if record is not None else None
         if not model:
             continue
         if record is not None:
@@ -143,8 +146,7 @@ def _restore_deployments(layout: Layout, outputs: PlatformOutputs, *, router_url
                 f"platform up: deployment '{name}' ({record.extra.get('model')}) did not start again; "
                 f"log {record.log}:\n{log_tail(record.log)}"
             )
-        body = {"url": record.url, "model": record.extra.get("model")}
-        httpx.put(f"{router_url}/admin/deployments/{name}", json=body, timeout=5).raise_for_status()
+        endpoint.register(name, record.url)
     return sorted(started)
 
 
@@ -153,7 +155,7 @@ def up(layout: Layout | None = None, *, timeout: float = 120.0) -> PlatformStatu
     layout = layout or Layout.current()
     layout.home.mkdir(parents=True, exist_ok=True)
     records: dict[str, ProcessRecord] = {}
-    for name, starter in ((MLFLOW, _start_mlflow), (ROUTER, _start_router)):
+    for name, starter in ((MLFLOW, _start_mlflow), (PROXY, proxy.start)):
         existing = _healthy_service(layout, name)
         if existing is not None:
             records[name] = existing
@@ -172,24 +174,24 @@ def up(layout: Layout | None = None, *, timeout: float = 120.0) -> PlatformStatu
                 f"platform up: the {name} server did not become healthy within {timeout:.0f}s; "
                 f"log {record.log}:\n{log_tail(record.log)}"
             )
-    tracking_uri, router_url = records[MLFLOW].url, records[ROUTER].url
-    assert tracking_uri is not None and router_url is not None
-    outputs = platform_outputs(layout, tracking_uri=tracking_uri, router_url=router_url)
+    tracking_uri, endpoint_url = records[MLFLOW].url, records[PROXY].url
+    assert tracking_uri is not None and endpoint_url is not None
+    outputs = platform_outputs(layout, tracking_uri=tracking_uri, endpoint_url=endpoint_url)
     tmp = layout.outputs.with_suffix(".tmp")
     tmp.write_text(json.dumps(outputs.model_dump(mode="json"), indent=2))
     tmp.replace(layout.outputs)
-    _restore_deployments(layout, outputs, router_url=router_url, timeout=timeout)
+    _restore_deployments(layout, outputs, timeout=timeout)
     return status(layout)
 
 
 def down(layout: Layout | None = None) -> list[str]:
-    """Stop every process the platform recorded (model servers, router, tracking server)."""
+    """Stop every process the platform recorded (model servers, proxy, tracking server)."""
     layout = layout or Layout.current()
     stopped = []
     for name, record in model_server.all_records(layout).items():
         if stop(record):
             stopped.append(f"deployment {name}")
-    for name in (ROUTER, MLFLOW):
+    for name in (PROXY, MLFLOW):
         service = ProcessRecord.load(layout.service_record(name))
         if service is not None and stop(service):
             stopped.append(name)
@@ -199,10 +201,10 @@ def down(layout: Layout | None = None) -> list[str]:
 
 
 def status(layout: Layout | None = None) -> PlatformStatus:
-    """What runs, whether it answers, and the endpoint's traffic map."""
+    """What runs, whether it answers, and the endpoint's traffic map as the proxy serves it."""
     layout = layout or Layout.current()
     services = []
-    for name in (MLFLOW, ROUTER):
+    for name in (MLFLOW, PROXY):
         record = ProcessRecord.load(layout.service_record(name))
         if record is None:
             services.append(ServiceStatus(name, None, None, alive=False, healthy=False))
@@ -215,11 +217,14 @@ def status(layout: Layout | None = None) -> PlatformStatus:
         healthy = alive and model_server.healthy(record)
         services.append(ServiceStatus(f"deployment {name}", record.pid, record.url, alive, healthy, dict(record.extra)))
     traffic: dict[str, Any] = {}
-    router = next((s for s in services if s.name == ROUTER), None)
-    if router is not None and router.healthy and router.url:
+    if any(s.name == PROXY and s.healthy for s in services):
         try:
-            traffic = httpx.get(f"{router.url}/admin/traffic", timeout=2).json()
-        except httpx.HTTPError:
+            endpoint = proxy.Proxy.connect(layout)
+            try:
+                traffic = endpoint.state().traffic()
+            finally:
+                endpoint.close()
+        except UserError:
             traffic = {}
     return PlatformStatus(home=str(layout.home), services=services, traffic=traffic)
 

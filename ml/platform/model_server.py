@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ml.platform import scoring_app
 from ml.platform.layout import Layout
 from ml.platform.process import ProcessRecord, free_port, http_ok, spawn, stop, venv_env
 
@@ -28,13 +29,17 @@ def start(layout: Layout, name: str, model_uri: str, *, tracking_uri: str, worke
     Two launchers, the same MLflow scoring server (``mlflow.pyfunc.scoring_server``) under uvicorn:
 
     - ``direct`` (default): download the model here (this process has MLflow loaded already) and
-      run the exact command `mlflow models serve --env-manager local` execs, ``uvicorn
-      mlflow.pyfunc.scoring_server.app:app``, without the CLI wrapper, which imports MLflow a second
-      time before it. Measured on these machines: ready in about a third of the time (docs/deploy.md).
-    - ``mlflow-cli`` (``ML_MODEL_SERVER=mlflow-cli``): `mlflow models serve --env-manager local`.
+      run what `mlflow models serve --env-manager local` execs, MLflow's scoring app under uvicorn,
+      without the CLI wrapper, which imports MLflow a second time before it (ready in about a third
+      of the time, docs/deploy.md). The app is wrapped by `ml.platform.scoring_app`: a model that
+      raises answers 500 (MLflow says 400, like a bad request) and answers carry ``x-deployment``.
+    - ``mlflow-cli`` (``ML_MODEL_SERVER=mlflow-cli``): `mlflow models serve --env-manager local`,
+      unwrapped (model failures stay 400); kept to compare start times in ``bench/serving.py``.
     """
     port = free_port()
-    env = venv_env({"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri})
+    env = venv_env(
+        {"MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_REGISTRY_URI": tracking_uri, scoring_app.DEPLOYMENT_ENV: name}
+    )
     model_dir = layout.deployments / f"{name}-model"
     if os.environ.get("ML_MODEL_SERVER", "direct") == "mlflow-cli":
         argv = [_mlflow_cli(), "models", "serve", "-m", model_uri, "--env-manager", "local"]
@@ -51,7 +56,7 @@ def start(layout: Layout, name: str, model_uri: str, *, tracking_uri: str, worke
         )
         env[scoring_server._SERVER_MODEL_PATH] = local_path
         argv = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
-        argv += ["--workers", str(max(1, workers)), "--no-access-log", "mlflow.pyfunc.scoring_server.app:app"]
+        argv += ["--workers", str(max(1, workers)), "--no-access-log", "ml.platform.scoring_app:app"]
     record = spawn(f"deployment-{name}", argv, log=layout.logs / f"deployment-{name}.log", env=env)
     record.port = port
     record.url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""Rollouts on the real local platform: an MLflow server, the router and `mlflow models serve` processes.
+"""Rollouts on the real local platform: an MLflow server, the Traefik proxy and MLflow scoring-server processes.
 
 One platform for the module (model servers take seconds to start), under real concurrent load.
 Faults are properties of the registered model versions (tests/deploy/fault_model.py) or real
@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import mlflow
 import pytest
 import typer
@@ -36,6 +35,7 @@ from ml.platform import local, model_server
 from ml.platform.cli import register as register_platform
 from ml.platform.layout import Layout
 from ml.platform.process import ProcessRecord, kill_now
+from ml.platform.proxy import Proxy
 from ml.tracking import use_tracking
 
 MODEL = "fault-demo"
@@ -56,7 +56,7 @@ class Platform:
         self.registry = Registry(self.client)
         assert self.outputs.endpoint is not None and self.outputs.endpoint.scoring_uri
         self.url = self.outputs.endpoint.scoring_uri
-        self.router = self.url.removesuffix("/invocations")
+        self.proxy = Proxy.connect(layout)
 
     def register(self, mode: str = "ok", *, delay_ms: int = 0) -> str:
         """Log and register a version whose behaviour (ok / error / slow) is part of the model."""
@@ -84,12 +84,16 @@ class Platform:
             engine.target.close()
 
     def traffic(self) -> dict[str, Any]:
-        return httpx.get(f"{self.router}/admin/traffic", timeout=5).json()
+        """The traffic map the proxy serves, read from its API."""
+        return self.proxy.state().traffic()
 
     def serving(self) -> dict[str, str]:
-        """Deployment name -> model URI for every deployment registered on the router."""
-        state = httpx.get(f"{self.router}/admin/state", timeout=5).json()
-        return {name: entry["model"] for name, entry in state["deployments"].items()}
+        """Deployment name -> model URI for every deployment the proxy routes to."""
+        models = {}
+        for name in self.proxy.state().deployments:
+            record = model_server.record_of(self.layout, name)
+            models[name] = record.extra.get("model", "") if record is not None else ""
+        return models
 
     def champion(self) -> str | None:
         return self.registry.alias_version(MODEL, "champion")
@@ -115,9 +119,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             assert result.outcome == "promoted", result.message
             assert world.champion() == first
             yield world
+            world.proxy.close()
         finally:
             records = [*model_server.all_records(layout).values()]
-            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in ("mlflow", "router")) if r]
+            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in ("mlflow", "proxy")) if r]
             local.down(layout)
             assert not [r.name for r in records if r.alive()], "platform down left processes running"
 
@@ -151,8 +156,7 @@ def test_canary_under_load_has_zero_failed_requests(platform: Platform) -> None:
     assert platform.serving() == {new: f"models:/{MODEL}/{new_version}"}
     assert platform.champion() == new_version
     assert old_version is not None and platform.tags(old_version)["previous_champion"] == "true"
-    text = httpx.get(f"{platform.router}/metrics", timeout=5).text
-    assert f'ml_router_requests_total{{deployment="{new}",code="200",mirrored="false"}}' in text
+    assert platform.proxy.counters()[new].by_code.get("200", 0) > 0  # the proxy's own metrics saw it
 
 
 def test_blue_green_with_mirror_under_load_has_zero_failed_requests(platform: Platform) -> None:
@@ -226,7 +230,7 @@ def test_model_server_killed_mid_rollout_is_rolled_back_without_failed_requests(
     assert killed
     assert result.outcome == "rolled_back"
     assert "health probe" in result.message or "error_rate" in result.message
-    assert summarize(load.results())["failed"] == 0  # the router retried the dead colour's share on the live one
+    assert summarize(load.results())["failed"] == 0  # the proxy retried the dead colour's share on the live one
     assert platform.traffic()["weights"] == {old_colour: 100}
     assert set(platform.serving()) == {old_colour}
     assert platform.champion() == champion

@@ -1,4 +1,12 @@
-"""Gate metrics for Kubernetes rollouts: per-colour request counts and latency from the gateway, via Prometheus.
+"""Gate metrics from Prometheus-style counters: per-colour request counts and a latency histogram.
+
+One reader for two targets: Kubernetes asks Prometheus for the gateway's counters over the window
+(`PrometheusMetrics`); the local target gets the same shapes -- requests by status class and
+cumulative latency buckets in ms -- from the local proxy's own metrics (`ml.platform.proxy`). Both
+turn them into gate metrics with `metrics_from_counts`, so errors and p95/p99 mean the same thing
+on every target (PromQL's ``histogram_quantile`` interpolation).
+
+Kubernetes: per-colour request counts and latency from the gateway, via Prometheus.
 
 Why the gateway and why Prometheus: Kubernetes itself reports readiness and restarts, not error
 rates or latency, and MLflow's scoring server exports no metrics. The gateway in front of both
@@ -113,6 +121,24 @@ def histogram_quantile(quantile: float, buckets: Mapping[float, float]) -> float
     return lower
 
 
+def metrics_from_counts(
+    by_class: Mapping[str, float], buckets: Mapping[float, float], *, error_classes: tuple[str, ...] = ("5",)
+) -> DeploymentMetrics:
+    """Gate metrics from a window's requests by status class (``"2"`` or ``"2xx"``) and cumulative ms buckets.
+
+    >>> metrics_from_counts({"2xx": 95, "5": 5}, {10.0: 50, 20.0: 100, math.inf: 100}).errors
+    5
+    """
+    requests = round(sum(by_class.values()))
+    errors = round(sum(v for k, v in by_class.items() if k.removesuffix("xx") in error_classes))
+    return DeploymentMetrics(
+        requests=requests,
+        errors=errors,
+        p95_ms=histogram_quantile(0.95, buckets),
+        p99_ms=histogram_quantile(0.99, buckets),
+    )
+
+
 class PrometheusMetrics:
     """Reads one colour's window of gateway metrics from Prometheus' HTTP API (``/api/v1/query``)."""
 
@@ -154,14 +180,7 @@ class PrometheusMetrics:
             if le is not None:
                 bound = math.inf if le in ("+Inf", "Inf", "inf") else float(le)
                 buckets[bound] = buckets.get(bound, 0.0) + _value(series)
-        requests = round(sum(by_class.values()))
-        errors = round(sum(v for k, v in by_class.items() if k.removesuffix("xx") in self.queries.error_classes))
-        return DeploymentMetrics(
-            requests=requests,
-            errors=errors,
-            p95_ms=histogram_quantile(0.95, buckets),
-            p99_ms=histogram_quantile(0.99, buckets),
-        )
+        return metrics_from_counts(by_class, buckets, error_classes=self.queries.error_classes)
 
 
 def _value(series: Mapping[str, Any]) -> float:
@@ -169,4 +188,4 @@ def _value(series: Mapping[str, Any]) -> float:
     return 0.0 if math.isnan(value) else value
 
 
-__all__ = ["ENV_OVERRIDES", "PromQueries", "PrometheusMetrics", "histogram_quantile"]
+__all__ = ["ENV_OVERRIDES", "PromQueries", "PrometheusMetrics", "histogram_quantile", "metrics_from_counts"]

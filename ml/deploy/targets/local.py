@@ -1,28 +1,32 @@
-"""The local rollout target: model-server processes behind the local platform's router.
+"""The local rollout target: model-server processes behind the local platform's endpoint proxy.
 
 Why it is a real target and not a simulation: every call does on this machine what a cloud target
-does remotely -- `create_deployment` starts an `mlflow models serve` process, `set_traffic`
-changes the router's weights, `read_metrics` reads the router's per-deployment window -- so the
-engine's decisions, gates and rollbacks are exercised end to end by the tests and the demo.
+does remotely -- `create_deployment` starts an MLflow scoring server, `set_traffic` changes the
+proxy's weights and returns once the proxy serves them, `read_metrics` reads the proxy's
+per-deployment counters over the step's window -- so the engine's decisions, gates and rollbacks
+are exercised end to end by the tests and the demo.
+
+Which proxy runs is the platform's business (`ml.platform.proxy`): this module sees deployments,
+weights, a mirror and counters; the counters become gate metrics through the same reader the
+Kubernetes target uses (`_prometheus.metrics_from_counts`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import httpx
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.deploy.target import DeploymentError, DeploymentInfo, DeploymentMetrics, DeploymentTarget, ModelRef, Traffic
+from ml.deploy.targets._prometheus import metrics_from_counts
 from ml.platform import model_server
 from ml.platform.layout import Layout
 from ml.platform.process import log_tail, stop
+from ml.platform.proxy import Proxy
 
 
 class LocalTarget(DeploymentTarget):
-    """One endpoint: the router whose URL the local platform exported as ``endpoint.scoring_uri``."""
+    """One endpoint: the proxy whose URL the local platform exported as ``endpoint.scoring_uri``."""
 
     kind = "local"
     supports_mirror = True
@@ -33,7 +37,7 @@ class LocalTarget(DeploymentTarget):
         scoring_uri = outputs.endpoint.scoring_uri if outputs.endpoint is not None else None
         if not scoring_uri:
             raise UserError(
-                f"the local platform is not running (no router in {self.layout.outputs}); start it with "
+                f"the local platform is not running (no endpoint in {self.layout.outputs}); start it with "
                 f"`ml platform up` (state lives in $ML_PLATFORM_HOME or ./.mlops)"
             )
         if outputs.endpoint is None or endpoint != outputs.endpoint.name:
@@ -42,25 +46,12 @@ class LocalTarget(DeploymentTarget):
                 f"the local platform serves one endpoint, '{exported}'; got endpoint '{endpoint}'. "
                 f"Leave `endpoint:` out of the rollout spec (or set it to '{exported}')"
             )
-        self.router_url = scoring_uri.removesuffix("/invocations").rstrip("/")
-        self.client = httpx.Client(base_url=self.router_url, timeout=10.0)
+        self.proxy = Proxy.connect(self.layout)
         try:
-            self.client.get("/health").raise_for_status()
-        except httpx.HTTPError:
-            self.client.close()
-            raise UserError(
-                f"the local platform's router at {self.router_url} does not answer; start it with `ml platform up`"
-            ) from None
-
-    def _admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.client.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text
-            raise UserError(f"router {method} {path}: {message}")
-        return response.json()
+            self.proxy.state()
+        except UserError:
+            self.proxy.close()
+            raise
 
     def create_deployment(self, name: str, model: ModelRef, instance_type: str, count: int) -> None:
         existing = model_server.record_of(self.layout, name)
@@ -69,7 +60,8 @@ class LocalTarget(DeploymentTarget):
         record = model_server.start(
             self.layout, name, model.uri, tracking_uri=self.outputs.tracking_uri, workers=max(1, count)
         )
-        self._admin("PUT", f"/admin/deployments/{name}", json={"url": record.url, "model": model.uri})
+        assert record.url is not None
+        self.proxy.register(name, record.url)
 
     def wait_healthy(self, name: str, timeout: float) -> None:
         record = model_server.record_of(self.layout, name)
@@ -94,38 +86,34 @@ class LocalTarget(DeploymentTarget):
         return record is not None and model_server.healthy(record)
 
     def get_traffic(self) -> Traffic:
-        return Traffic.from_dict(self._admin("GET", "/admin/traffic"))
+        state = self.proxy.state()
+        return Traffic(weights=state.weights, mirror=state.mirror)
 
     def set_traffic(self, weights: dict[str, int], mirror: dict[str, int] | None = None) -> None:
-        self._admin("PUT", "/admin/traffic", json={"weights": weights, "mirror": mirror or {}})
+        self.proxy.set_traffic(weights, mirror or {})
 
     def read_metrics(self, name: str, since: float) -> DeploymentMetrics:
-        data = self._admin("GET", "/admin/metrics", params={"deployment": name, "since": since})
-        return DeploymentMetrics(
-            requests=int(data["requests"]), errors=int(data["errors"]), p95_ms=data["p95_ms"], p99_ms=data["p99_ms"]
-        )
+        window = self.proxy.window(name, since)
+        return metrics_from_counts(window.by_class(), window.buckets_ms)
 
     def delete_deployment(self, name: str) -> None:
-        traffic = self.get_traffic()
-        if name in traffic.mirror:
-            self.set_traffic(traffic.weights, {k: v for k, v in traffic.mirror.items() if k != name})
-        self._admin("DELETE", f"/admin/deployments/{name}")
+        self.proxy.unregister(name)
         model_server.remove(self.layout, name)
 
     def list_deployments(self) -> list[DeploymentInfo]:
-        state = self._admin("GET", "/admin/state")
         infos = []
-        for name, entry in sorted(state.get("deployments", {}).items()):
+        for name in sorted(self.proxy.state().deployments):
             record = model_server.record_of(self.layout, name)
             if record is None or not record.alive():
                 health = "failed"
             else:
                 health = "healthy" if model_server.healthy(record) else "starting"
-            infos.append(DeploymentInfo(name=name, model=entry.get("model"), state=health))
+            model = record.extra.get("model") if record is not None else None
+            infos.append(DeploymentInfo(name=name, model=model, state=health))
         return infos
 
     def close(self) -> None:
-        self.client.close()
+        self.proxy.close()
 
 
 def create_target(outputs: PlatformOutputs, endpoint: str) -> DeploymentTarget:
