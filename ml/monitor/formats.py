@@ -1,0 +1,219 @@
+"""Each cloud's native capture turned into `CaptureRecord`s: the platform's own JSONL, SageMaker, Azure ML.
+
+Why one module of pure parsers: the readers (`ml.monitor.sources`) only move bytes; what a line
+means is decided here once, and tested without any storage. Formats:
+
+- platform JSONL (local model server, Kubernetes pods): one `CaptureRecord` per line;
+- SageMaker Data Capture: one JSON line per invocation, ``captureData.endpointInput`` /
+  ``endpointOutput`` each with ``observedContentType``, ``mode``, ``data`` and ``encoding``
+  (``CSV``, ``JSON`` or ``BASE64``), ``eventMetadata.eventId`` / ``inferenceId`` /
+  ``inferenceTime``. It records neither the status code (it captures answered requests) nor the
+  latency; the variant comes from the key (``<prefix>/<endpoint>/<variant>/YYYY/MM/DD/HH/...``);
+- Azure ML data collector: CloudEvents JSON lines in two collections, ``model_inputs`` and
+  ``model_outputs`` (``type`` ``azureml.inference.model_inputs|outputs``), whose ``data`` is the
+  logged rows and whose ``correlationid`` pairs an input event with its output event.
+
+Request payloads are read as MLflow's scoring protocol (``dataframe_split``, ``dataframe_records``,
+``instances``, ``inputs``) or CSV rows; unnamed values are named by position, like the reference.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ml.contract.capture import CaptureRecord, parse_timestamp
+from ml.contract.errors import UserError
+
+Row = dict[str, Any]
+
+
+def platform_records(lines: Iterable[bytes | str], *, source: str) -> Iterator[CaptureRecord]:
+    """The platform's own JSONL; blank lines are skipped, a malformed line names its file and line."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{source}:{number}: not a JSON line ({exc.msg})") from None
+        yield CaptureRecord.from_dict(document, source=f"{source}:{number}")
+
+
+def _named(values: list[Any], columns: list[str] | None) -> Row:
+    names = columns if columns is not None and len(columns) == len(values) else [str(i) for i in range(len(values))]
+    return dict(zip(names, values, strict=True))
+
+
+def rows_from_payload(payload: Any, columns: list[str] | None = None) -> list[Row]:
+    """Input rows from a decoded JSON request body (MLflow scoring protocol, or plain lists/objects)."""
+    if isinstance(payload, dict):
+        if "dataframe_split" in payload:
+            split = payload["dataframe_split"]
+            names = [str(c) for c in split.get("columns") or []] or None
+            return [_named(list(row), names) for row in split.get("data", [])]
+        if "dataframe_records" in payload:
+            return [dict(row) for row in payload["dataframe_records"]]
+        for key in ("instances", "inputs", "data"):
+            if key in payload:
+                return rows_from_payload(payload[key], columns)
+        return [payload]
+    if isinstance(payload, list):
+        if not payload:
+            return []
+        if all(isinstance(item, dict) for item in payload):
+            return [dict(item) for item in payload]
+        if all(isinstance(item, list) for item in payload):
+            return [_named(item, columns) for item in payload]
+        return [_named(payload, columns)]
+    return [_named([payload], columns)]
+
+
+def predictions_from_payload(payload: Any) -> list[Any]:
+    """One primary prediction per row from a decoded response (``{"predictions": [...]}`` or a list)."""
+    if isinstance(payload, dict):
+        for key in ("predictions", "outputs", "data", "scores"):
+            if key in payload:
+                return predictions_from_payload(payload[key])
+        return [payload]
+    if isinstance(payload, list):
+        return [_primary(item) for item in payload]
+    return [payload]
+
+
+def _primary(item: Any) -> Any:
+    """A row's main output: a scalar as is; the last column of a probability row (the positive class)."""
+    if isinstance(item, list):
+        return item[-1] if item else None
+    if isinstance(item, dict):
+        for key in ("prediction", "score", "probability", "label"):
+            if key in item:
+                return item[key]
+        values = list(item.values())
+        return values[-1] if values else None
+    return item
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _decode(block: dict[str, Any]) -> tuple[str, str]:
+    """(content type, text) of a SageMaker capture block, undoing BASE64."""
+    data = block.get("data", "")
+    if str(block.get("encoding", "")).upper() == "BASE64":
+        data = base64.b64decode(data).decode("utf-8")
+    return str(block.get("observedContentType", "")), str(data)
+
+
+def _parse_body(content_type: str, text: str, *, columns: list[str] | None, rows: bool) -> list[Any]:
+    if "csv" in content_type or not text.lstrip().startswith(("{", "[")):
+        parsed = [[_number(cell) for cell in row] for row in csv.reader(io.StringIO(text)) if row]
+        if rows:
+            return [_named(row, columns) for row in parsed]
+        return [row[-1] if len(row) > 0 else None for row in parsed]
+    payload = json.loads(text)
+    return rows_from_payload(payload, columns) if rows else predictions_from_payload(payload)
+
+
+def sagemaker_records(
+    lines: Iterable[bytes | str],
+    *,
+    source: str,
+    endpoint: str,
+    deployment: str,
+    columns: list[str] | None = None,
+) -> Iterator[CaptureRecord]:
+    """SageMaker Data Capture lines -> records; ``columns`` name CSV inputs (the reference's columns)."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            event = json.loads(line)
+            capture = event["captureData"]
+            metadata = event["eventMetadata"]
+            request_id = str(metadata.get("inferenceId") or metadata["eventId"])
+            timestamp = parse_timestamp(metadata["inferenceTime"], source=where)
+            in_type, in_text = _decode(capture["endpointInput"])
+            inputs = _parse_body(in_type, in_text, columns=columns, rows=True)
+            predictions: list[Any] = []
+            if "endpointOutput" in capture:
+                out_type, out_text = _decode(capture["endpointOutput"])
+                predictions = _parse_body(out_type, out_text, columns=None, rows=False)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{where}: not a SageMaker Data Capture line ({type(exc).__name__}: {exc})") from None
+        for index, row in enumerate(inputs):
+            yield CaptureRecord(
+                request_id=request_id if index == 0 else f"{request_id}#{index}",
+                timestamp=timestamp,
+                endpoint=endpoint,
+                deployment=deployment,
+                inputs=row,
+                status_code=200,
+                prediction=predictions[index] if index < len(predictions) else None,
+            )
+
+
+def _azure_events(lines: Iterable[bytes | str], *, source: str, kind: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{source}:{number}: not a JSON line ({exc.msg})") from None
+        for event in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(event, dict) or "correlationid" not in event or "data" not in event:
+                raise UserError(f"{source}:{number}: not an Azure ML data collector event (no correlationid/data)")
+            if kind not in str(event.get("type", kind)):
+                continue
+            yield event
+
+
+def azure_records(
+    input_lines: Iterable[tuple[str, Iterable[bytes | str]]],
+    output_lines: Iterable[tuple[str, Iterable[bytes | str]]],
+    *,
+    endpoint: str,
+    deployment: str,
+    columns: list[str] | None = None,
+) -> list[CaptureRecord]:
+    """Pair ``model_inputs`` with ``model_outputs`` events by ``correlationid``: one record per input row.
+
+    Each argument is a sequence of (source name, lines) per blob. An input without its output
+    (the output blob is not written yet, or was sampled away) still counts, with no prediction.
+    """
+    outputs: dict[str, list[Any]] = {}
+    for source, lines in output_lines:
+        for event in _azure_events(lines, source=source, kind="model_outputs"):
+            outputs[str(event["correlationid"])] = predictions_from_payload(event["data"])
+    records: list[CaptureRecord] = []
+    for source, lines in input_lines:
+        for event in _azure_events(lines, source=source, kind="model_inputs"):
+            request_id = str(event["correlationid"])
+            rows = rows_from_payload(event["data"], columns)
+            predictions = outputs.get(request_id, [])
+            timestamp = parse_timestamp(event.get("time"), source=source)
+            version = event.get("modelversion")
+            for index, row in enumerate(rows):
+                records.append(
+                    CaptureRecord(
+                        request_id=request_id if index == 0 else f"{request_id}#{index}",
+                        timestamp=timestamp,
+                        endpoint=endpoint,
+                        deployment=deployment,
+                        inputs=row,
+                        status_code=200,
+                        model_version=None if version in (None, "default") else str(version),
+                        prediction=predictions[index] if index < len(predictions) else None,
+                    )
+                )
+    return records
