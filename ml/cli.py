@@ -25,6 +25,7 @@ app = typer.Typer(
 def _register_commands() -> None:
     """Attach each job's commands; each module owns its own options and help."""
     from ml.deploy.cli import register as register_deploy
+    from ml.monitor.cli import register as register_monitor
     from ml.plan.cli import register as register_plan
     from ml.platform.cli import register as register_platform
     from ml.sweep.cli import register as register_sweep
@@ -33,6 +34,7 @@ def _register_commands() -> None:
     register_sweep(app)
     register_platform(app)
     register_deploy(app)
+    register_monitor(app)
 
 
 @app.callback()
