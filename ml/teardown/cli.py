@@ -15,13 +15,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.teardown.leftovers import Leftover, table
 
 LEFT_EXIT = 1
 
 
-def collect(stack: str, outputs_file: Path | None) -> tuple[list[Leftover], object]:
+def collect(stack: str, outputs_file: Path | None) -> tuple[list[Leftover], PlatformOutputs]:
     from ml.stack import resolve_outputs
 
     outputs = resolve_outputs(stack, outputs_file)
@@ -43,12 +44,10 @@ def collect(stack: str, outputs_file: Path | None) -> tuple[list[Leftover], obje
     return items, outputs
 
 
-def delete_all(items: list[Leftover], outputs: object) -> list[dict[str, object]]:
+def delete_all(items: list[Leftover], outputs: PlatformOutputs) -> list[dict[str, object]]:
     """Delete each item in list order (jobs first), one audit record per item, failures recorded too."""
-    from ml.contract import PlatformOutputs
     from ml.deploy.audit import AuditTrail
 
-    assert isinstance(outputs, PlatformOutputs)
     trail = AuditTrail(outputs, None)
     run = f"teardown-{uuid.uuid4().hex[:8]}"
     endpoint = outputs.endpoint.name if outputs.endpoint is not None else "-"
