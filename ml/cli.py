@@ -25,15 +25,21 @@ app = typer.Typer(
 def _register_commands() -> None:
     """Attach each job's commands; each module owns its own options and help."""
     from ml.deploy.cli import register as register_deploy
+    from ml.model.cli import register as register_model
     from ml.monitor.cli import register as register_monitor
     from ml.plan.cli import register as register_plan
     from ml.platform.cli import register as register_platform
+    from ml.preflight.cli import register as register_preflight
     from ml.sweep.cli import register as register_sweep
+    from ml.teardown.cli import register as register_teardown
 
     register_plan(app)
     register_sweep(app)
     register_platform(app)
     register_deploy(app)
+    register_preflight(app)
+    register_teardown(app)
+    register_model(app)
     register_monitor(app)
 
 

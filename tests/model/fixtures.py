@@ -1,0 +1,70 @@
+"""Fixtures for the `ml model` and validation tests: a local stack with a real SQLite MLflow registry.
+
+Shared by tests/model and tests/deploy/test_validation.py (each binds them: `home = fixtures.home`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ml.contract import PlatformOutputs
+from ml.stack import default_local_outputs
+from tests.model.helpers import Split, fit, holdout_csv, split
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("model-home")
+    shutil.copy(_mlflow_sqlite_template, path / "mlflow.db")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ML_PLATFORM_HOME", str(path))
+        patch.delenv("GITHUB_ACTOR", raising=False)
+        yield path
+
+
+@pytest.fixture(scope="module")
+def outputs(home: Path) -> PlatformOutputs:
+    return default_local_outputs(home)
+
+
+@pytest.fixture
+def client(outputs: PlatformOutputs) -> Any:
+    """The stack's registry, made the process's active MLflow again for each test (conftest resets it)."""
+    import mlflow
+
+    from ml.tracking import use_tracking
+
+    tracking = use_tracking(outputs)
+    found = tracking.get_experiment_by_name("model-tests")
+    experiment = (
+        found.experiment_id
+        if found
+        else tracking.create_experiment("model-tests", artifact_location=f"{outputs.artifacts.uri}/model-tests")
+    )
+    mlflow.set_experiment(experiment_id=experiment)
+    return tracking
+
+
+@pytest.fixture(scope="module")
+def data() -> Split:
+    return split()
+
+
+@pytest.fixture(scope="module")
+def holdout(home: Path, data: Split) -> Path:
+    return holdout_csv(home / "holdout.csv", data)
+
+
+@pytest.fixture(scope="module")
+def good_model(data: Split) -> Any:
+    return fit(data)
+
+
+@pytest.fixture(scope="module")
+def worse_model(data: Split) -> Any:
+    return fit(data, flip=0.35)
