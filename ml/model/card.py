@@ -251,7 +251,7 @@ def _lineage(tags: dict[str, str], parent: Any, sweep_spec: dict[str, Any]) -> S
         ["cost", _cost(pmetrics, ptags)],
         ["code commit", tags.get("ml.git.commit", "-")],
     ]
-    known = [row for row in rows if row[1] not in ("-", "- (run -)", "- = -")]
+    known = bool(tags.get("ml.sweep.id"))
     return Section(
         "Sweep lineage",
         "version tags from `ml sweep best`, the sweep's parent run (counts, cost)",

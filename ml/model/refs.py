@@ -51,7 +51,19 @@ def all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
             f"model '{name}' has no versions in the registry at {client._registry_uri}; "
             f"register one first (`ml sweep best --stack <stack>`)"
         )
+    aliases = aliases_by_version(client, name)
+    for version in versions:
+        if not version.aliases:  # a search result may come without aliases: fill them from the model
+            version._aliases = aliases.get(str(version.version), [])
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def aliases_by_version(client: MlflowClient, name: str) -> dict[str, list[str]]:
+    """``{version: [alias, ...]}`` from the registered model (one call for every version)."""
+    found: dict[str, list[str]] = {}
+    for alias, version in (client.get_registered_model(name).aliases or {}).items():
+        found.setdefault(str(version), []).append(alias)
+    return {version: sorted(names) for version, names in found.items()}
 
 
 def find_version(client: MlflowClient, ref: VersionRef) -> ModelVersion:

@@ -101,6 +101,7 @@ def register_from_sweep(client: Any, outputs: Any, name: str, model: Any, data: 
     parent = recorder.start(total=3, git_commit="abc1234", estimated_cost=0.12, currency="USD")
     params = {"learning_rate": 0.1, "max_depth": 3, "subsample": 0.9, "min_samples_leaf": 5}
     run_id = recorder.start_trial(0, params, git_commit="abc1234")
+    mlflow.set_experiment(experiment_id=recorder.experiment_id)  # the trial process runs in the sweep's experiment
     with mlflow.start_run(run_id=run_id):
         log_dataset(data.x_train, name="breast-cancer-train", targets=data.y_train, context="training")
         auc = 0.99
