@@ -173,7 +173,7 @@ def build_card(client: MlflowClient, ref: VersionRef, *, audit_records: list[dic
         _validation(client, tags),
         _approvals(tags),
         _history(version, audit_records),
-        _monitoring(tags, version, audit_records),
+        _monitoring(tags, version, audit_records, client),
     ]
     return Card(version.name, str(version.version), list(version.aliases), sections)
 
@@ -341,8 +341,15 @@ def _history(version: ModelVersion, records: list[dict[str, Any]]) -> Section:
     )
 
 
-def _monitoring(tags: dict[str, str], version: ModelVersion, records: list[dict[str, Any]]) -> Section:
+def _monitoring(
+    tags: dict[str, str], version: ModelVersion, records: list[dict[str, Any]], client: MlflowClient
+) -> Section:
     rows = [[key, value[:200]] for key, value in sorted(tags.items()) if key.startswith("ml.monitor.")]
+    last_run = tags.get("ml.monitor.last_run")
+    run = _safe(lambda: client.get_run(last_run)) if last_run else None
+    if run is not None:
+        for key, value in sorted(run.data.metrics.items()):
+            rows.append([f"last check: {key}", _fmt(value)])
     uri = f"models:/{version.name}/{version.version}"
     latest = [
         r
@@ -359,7 +366,7 @@ def _monitoring(tags: dict[str, str], version: ModelVersion, records: list[dict[
         )
     return Section(
         "Monitoring",
-        "version tags ml.monitor.* and audit records 'monitor*' (written by `ml monitor`)",
+        "version tags ml.monitor.*, the last monitor run's metrics, audit records 'monitor*' (`ml monitor`)",
         text="" if rows else "no drift result recorded yet",
         columns=["field", "value"],
         rows=rows,

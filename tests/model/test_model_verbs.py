@@ -136,9 +136,17 @@ def test_card_of_the_demo_model_has_every_section_filled(
 
 
 def test_monitor_records_are_read_when_present(client: Any, demo: dict[str, str]) -> None:
-    client.set_model_version_tag(demo["name"], demo["champion"], "ml.monitor.drift.status", "drift (psi 0.31)")
+    """The tags and run `ml monitor` writes (ml/monitor/core.py): last outcome, last run, its metrics."""
+    run = client.create_run(client.get_experiment_by_name("model-demo").experiment_id, run_name="monitor")
+    client.log_metric(run.info.run_id, "drifted_columns", 3.0)
+    for key, value in (("ml.monitor.last_outcome", "drift"), ("ml.monitor.last_run", run.info.run_id)):
+        client.set_model_version_tag(demo["name"], demo["champion"], key, value)
     card = build_card(client, parse_ref(f"{demo['name']}@champion"), audit_records=[])
-    assert card.section("Monitoring").rows == [["ml.monitor.drift.status", "drift (psi 0.31)"]]
+    assert card.section("Monitoring").rows == [
+        ["ml.monitor.last_outcome", "drift"],
+        ["ml.monitor.last_run", run.info.run_id],
+        ["last check: drifted_columns", "3"],
+    ]
     assert card.section("Sweep lineage").text == "not registered from a sweep"
 
 
