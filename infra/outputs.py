@@ -14,8 +14,8 @@ from typing import Any
 
 import pulumi
 
-from infra.config import ArtifactSettings, BudgetSettings, EndpointSettings
-from ml.contract import AutoscaleProfile, BudgetRef, PlatformOutputs
+from infra.config import ArtifactSettings, BudgetSettings, DeploySettings, EndpointSettings
+from ml.contract import AutoscaleProfile, BudgetRef, DeployPolicy, PlatformOutputs
 
 
 def endpoint_autoscale(settings: EndpointSettings) -> AutoscaleProfile:
@@ -53,6 +53,11 @@ def artifacts_section(settings: ArtifactSettings, *, name: pulumi.Input[str], ur
         "temp_prefix": settings.temp_prefix,
         "checkpoint_prefix": settings.checkpoint_prefix,
     }
+
+
+def deploy_section(settings: DeploySettings) -> dict[str, Any]:
+    """`deploy`: the rollout policy `ml deploy` enforces on every target (`mlops:deploy.*`)."""
+    return DeployPolicy(require_approval=settings.require_approval).model_dump()
 
 
 def contract_document(fields: dict[str, Any]) -> pulumi.Output[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from infra.config import StackSettings, settings_from_pulumi
-from infra.outputs import contract_document
+from infra.outputs import contract_document, deploy_section
 from ml.contract import OUTPUT_NAME
 
 SECRETS_OUTPUT = "platformSecrets"
@@ -32,7 +32,7 @@ def build(settings: StackSettings | None = None) -> pulumi.Output[dict[str, Any]
     """Build the stack's platform and export the contract document; returns that document."""
     settings = settings or settings_from_pulumi()
     platform = _platform(settings)
-    document = contract_document(platform.contract_fields)
+    document = contract_document({**platform.contract_fields, "deploy": deploy_section(settings.deploy)})
     pulumi.export(OUTPUT_NAME, document)
     secrets = {
         key: value

@@ -8,6 +8,7 @@ only through their YAML files.
 - `base`: the `mlops` namespace, the section base type (camelCase keys, unknown keys refused), network;
 - `training`, `endpoint`, `artifacts`, `budget`: the sections every cloud reads;
 - `azure`, `aws`: what only one cloud reads (Key Vault; `mlops:aws`) and its instance families;
+- `deploy`: the rollout policy (`requireApproval`), exported for `ml deploy`;
 - `kubernetes` (with `kubernetes_types`): serving on an existing cluster;
 - `rules`: the checks that span sections (SKUs per cloud, AWS-only rules, AKS vs EKS);
 - `stack`: `StackSettings`, all sections of one stack; `loader`: `load_settings`, `settings_from_pulumi`.
@@ -20,6 +21,7 @@ from infra.config.aws import AwsEndpointAlarms, AwsSettings, AwsStorageClasses
 from infra.config.azure import KeyVaultSettings
 from infra.config.base import NAMESPACE, NetworkSettings, Section
 from infra.config.budget import BudgetSettings, BudgetThreshold
+from infra.config.deploy import DeploySettings
 from infra.config.endpoint import EndpointSettings, ScaleRule
 from infra.config.kubernetes import (
     GPU_RESOURCE,
@@ -52,6 +54,7 @@ __all__ = [
     "ColourSettings",
     "ConfigError",
     "CpuClusterSettings",
+    "DeploySettings",
     "EndpointSettings",
     "GatewayRef",
     "GpuNodePoolSettings",

@@ -16,6 +16,7 @@ from infra.config.aws import AwsSettings
 from infra.config.azure import KeyVaultSettings
 from infra.config.base import NetworkSettings, Section
 from infra.config.budget import BudgetSettings
+from infra.config.deploy import DeploySettings
 from infra.config.endpoint import EndpointSettings
 from infra.config.kubernetes import KubernetesSettings
 from infra.config.rules import aws_stack_problems, check_skus, kubernetes_for_cloud
@@ -44,6 +45,7 @@ class StackSettings(Section):
     budget: BudgetSettings
     kubernetes: KubernetesField = None
     aws: AwsSettings = Field(default_factory=AwsSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @field_validator("name_prefix")
     @classmethod

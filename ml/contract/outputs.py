@@ -143,6 +143,16 @@ class KubernetesServingRef(_Strict):
     metrics_url: str | None = None
 
 
+class DeployPolicy(_Strict):
+    """What the stack requires of every rollout on it (`mlops:deploy.*`).
+
+    ``require_approval``: `ml deploy` refuses a model version with no approval recorded in the
+    registry (`ml model approve NAME VERSION --reason ...`); on in prod.
+    """
+
+    require_approval: bool = False
+
+
 class PlatformOutputs(_Strict):
     """Everything `ml` needs to run work on one provisioned stack."""
 
@@ -159,6 +169,8 @@ class PlatformOutputs(_Strict):
     azure: AzureWorkspaceRef | None = None
     aws: AwsWorkspaceRef | None = None
     kubernetes: KubernetesServingRef | None = None
+    deploy: DeployPolicy | None = None
+    """Rollout policy (optional: stacks exported before it existed read as "no approval required")."""
 
 
 class ContractError(UserError):
