@@ -256,8 +256,8 @@ def test_ml_killed_mid_rollout_then_run_again_converges(platform: Platform, tmp_
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             data = json.loads(journal.read_text()) if journal.exists() else {}
-            if data.get("phase") == "shifting":
-                break
+            if data.get("phase") == "shifting" and len(platform.traffic()["weights"]) == 2:
+                break  # journaled and served by the proxy (its reload takes ~0.1-0.7 s after the journal)
             assert first.poll() is None, first.communicate()[0]
             time.sleep(0.05)
         first.send_signal(signal.SIGKILL)
