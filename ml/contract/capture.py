@@ -76,8 +76,12 @@ class CaptureRecord:
         return json.dumps(self.to_dict(), separators=(",", ":"), default=str)
 
     @classmethod
-    def from_dict(cls, document: dict[str, Any], *, source: str = "<capture>") -> CaptureRecord:
+    def from_dict(
+        cls, document: dict[str, Any], *, source: str = "<capture>", line: int | None = None
+    ) -> CaptureRecord:
         """Validate one parsed line; errors name the source (file:line) and the field."""
+        if line is not None:
+            source = f"{source}:{line}"
         missing = [name for name in REQUIRED_FIELDS if name not in document]
         if missing:
             raise UserError(f"{source}: capture record lacks {', '.join(missing)}; it is not a capture record")

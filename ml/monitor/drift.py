@@ -32,6 +32,7 @@ NOT_ENOUGH = "not enough data"
 
 WASSERSTEIN_MIN_ROWS = 1000
 WASSERSTEIN_THRESHOLD = 0.1
+_EXACT_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,24 @@ def _numeric(values: pd.Series) -> np.ndarray:
     return np.asarray(pd.to_numeric(values, errors="coerce").dropna(), dtype=float)
 
 
+def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+    """The 1-D Wasserstein distance: scipy's exact one up to 20,000 rows a side, else on 20,000 quantiles.
+
+    Why the quantile form above that size: W1 is the mean gap between the two quantile functions;
+    evaluated at 20,000 evenly spaced levels it differs from the exact value far below the 0.1 sd
+    threshold, and costs one sort per column instead of scipy's merge of both samples (the
+    100,000-row window of the benchmark).
+    """
+    if max(len(reference), len(current)) <= _EXACT_ROWS:
+        return float(stats.wasserstein_distance(reference, current))
+    levels = (np.arange(_EXACT_ROWS) + 0.5) / _EXACT_ROWS
+
+    def quantiles(values: np.ndarray) -> np.ndarray:  # the inverse empirical CDF at each level
+        return np.sort(values)[(levels * len(values)).astype(int)]
+
+    return float(np.mean(np.abs(quantiles(reference) - quantiles(current))))
+
+
 def _chi_square(reference: pd.Series, current: pd.Series) -> float:
     ref_counts = reference.dropna().astype(str).value_counts()
     cur_counts = current.dropna().astype(str).value_counts()
@@ -174,7 +193,7 @@ def detect_drift(
             outcome = DRIFT if p_value < threshold else NO_DRIFT
         else:
             scale = max(float(np.std(ref_values, ddof=1)), 1e-3)
-            statistic = float(stats.wasserstein_distance(ref_values, cur_values)) / scale
+            statistic = wasserstein(ref_values, cur_values) / scale
             outcome = DRIFT if statistic >= threshold else NO_DRIFT
         results.append(
             ColumnDrift(

@@ -151,6 +151,7 @@ def build_reference(
         "schema_version": REFERENCE_SCHEMA_VERSION,
         "rows": rows,
         "sample_rows": len(sample),
+        "columns": features,
         "features": {name: _column_summary(frame[name], name in categorical) for name in features},
         "categorical": categorical,
         "task": infer_task(frame.get(TARGET), frame.get(PREDICTION)),
@@ -255,7 +256,7 @@ def load_reference(client: MlflowClient, name: str, version: str) -> Reference:
     metric = summary.get("metric")
     return Reference(
         sample=sample,
-        features=list(summary["features"]),
+        features=list(summary["columns"]),  # in training order: positional inputs (CSV) are named by it
         categorical=list(summary.get("categorical", [])),
         rows=int(summary["rows"]),
         task=summary.get("task"),
