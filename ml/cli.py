@@ -44,15 +44,30 @@ def _register_commands() -> None:
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show library log lines (MLflow, SDKs)"),
+) -> None:
     """Run ML work (plans, sweeps, rollouts) on a platform stack: local, dev or prod."""
+    from ml.logsetup import configure
+    from ml.tracking import bound_client_waits
+
+    configure(verbose=verbose)  # library lines go to <platform home>/logs/ml.log, not between ours
+    bound_client_waits()  # every MLflow request of this command fails in bounded time
 
 
 def main() -> None:
     """Console entry point."""
     _register_commands()
     try:
-        app()
+        try:
+            app()
+        except Exception as exc:
+            from ml.tracking import outage_error
+
+            outage = outage_error(exc)  # a tracking server that went away is one stated line, not a traceback
+            if outage is None:
+                raise
+            raise outage from None
     except UserError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

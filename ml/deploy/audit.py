@@ -8,6 +8,12 @@ next to the models they moved: tags for the outcome, one metric series per gate 
 records themselves as the run's ``audit.jsonl`` artifact. MLflow being unreachable never blocks a
 rollback: that failure is itself written to the file.
 
+A tracking outage (the server does not answer `ml.tracking.tracking_reachable`) is not a failure of
+one call: the trail records ``tracking.outage`` once, stops calling MLflow (each call would wait out
+the client's retries) and keeps the MLflow writes in order in `pending`; `replay` runs them when the
+server is back, so the rollout's run gets every step metric exactly once. Writes still pending when
+the rollout ends are named in its journal, and `ml deploy recover` finishes them (see `Endings.sync`).
+
 One record::
 
     {"ts": "2026-11-22T10:00:00+00:00", "who": {"user": "ana", "host": "ci-7"}, "stack": "local",
@@ -23,11 +29,15 @@ import getpass
 import json
 import os
 import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml.contract import PlatformOutputs
 from ml.stack import local_home
+from ml.tracking import tracking_reachable
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -60,6 +70,18 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+@dataclass
+class PendingWrite:
+    """An MLflow write held back during a tracking outage, replayed in order when the server returns."""
+
+    action: str
+    rollout_id: str
+    endpoint: str
+    call: Callable[[], Any]
+    data: dict[str, Any] | None = None
+    """What a later process needs to redo the write (kept in the journal), e.g. a step's metrics."""
+
+
 class AuditTrail:
     """Writes audit records for one stack to the file and, when a client is given, to MLflow."""
 
@@ -69,6 +91,42 @@ class AuditTrail:
         self.path = audit_path(outputs)
         self.run_ids: dict[str, str] = {}
         self._records: dict[str, list[dict[str, Any]]] = {}
+        self.down_since: float | None = None
+        self.pending: list[PendingWrite] = []
+
+    @property
+    def tracking_down(self) -> bool:
+        """Whether the trail is holding MLflow writes back because the tracking server went away."""
+        return self.down_since is not None
+
+    def outage(self, rollout_id: str, endpoint: str, message: str | None) -> None:
+        """Hold MLflow writes from now on; the first notice of an outage is recorded (``message``) in the file."""
+        if self.down_since is None:
+            self.down_since = time.time()
+            if message:
+                self.record(
+                    "tracking.outage", rollout_id=rollout_id, endpoint=endpoint, outcome="warning", message=message
+                )
+
+    def replay(self) -> bool:
+        """Run the held-back writes in order; True when none is left (the outage is over for the trail)."""
+        while self.pending:
+            write = self.pending[0]
+            try:
+                write.call()
+            except Exception as exc:
+                if not tracking_reachable(self.outputs.tracking_uri):
+                    return False
+                self.record(
+                    "audit.mlflow_unavailable",
+                    rollout_id=write.rollout_id,
+                    endpoint=write.endpoint,
+                    outcome="warning",
+                    message=f"could not {write.action} in MLflow at {self.outputs.tracking_uri}: {exc}",
+                )
+            self.pending.pop(0)
+        self.down_since = None
+        return True
 
     def record(
         self,
@@ -111,12 +169,26 @@ class AuditTrail:
 
     # --- MLflow --------------------------------------------------------------------------------------
 
-    def _mlflow(self, action: str, rollout_id: str, endpoint: str, call: Any) -> Any:
+    def _mlflow(
+        self, action: str, rollout_id: str, endpoint: str, call: Any, data: dict[str, Any] | None = None
+    ) -> Any:
         if self.client is None:
+            return None
+        if self.down_since is not None:
+            self.pending.append(PendingWrite(action, rollout_id, endpoint, call, data))
             return None
         try:
             return call()
         except Exception as exc:
+            if not tracking_reachable(self.outputs.tracking_uri):
+                self.outage(
+                    rollout_id,
+                    endpoint,
+                    f"tracking server at {self.outputs.tracking_uri} unreachable (could not {action}): {exc}; "
+                    f"MLflow writes are held and replayed when it returns; serving does not depend on it",
+                )
+                self.pending.append(PendingWrite(action, rollout_id, endpoint, call, data))
+                return None
             self.record(
                 "audit.mlflow_unavailable",
                 rollout_id=rollout_id,
@@ -143,23 +215,31 @@ class AuditTrail:
             )
             return str(run.info.run_id)
 
-        created = self._mlflow("open the rollout's run", rollout_id, endpoint, create)
-        if created is not None:
-            self.run_ids[rollout_id] = created
-        return created
+        def create_and_keep() -> str:
+            self.run_ids[rollout_id] = create()
+            return self.run_ids[rollout_id]
 
-    def log_step(self, rollout_id: str, endpoint: str, step: int, metrics: dict[str, float | None]) -> None:
-        run_id = self.run_ids.get(rollout_id)
-        if run_id is None or self.client is None:
-            return
+        return self._mlflow("open the rollout's run", rollout_id, endpoint, create_and_keep)
+
+    def log_step(
+        self, rollout_id: str, endpoint: str, step: int, metrics: dict[str, float | None], at: int | None = None
+    ) -> None:
+        """One step's gate values, in one batch with fixed timestamps (a replay after an outage adds no duplicate)."""
+        from mlflow.entities import Metric
+
         client = self.client
+        if client is None:
+            return
+        now = at if at is not None else int(time.time() * 1000)
+        batch = [Metric(key, float(value), now, step) for key, value in metrics.items() if value is not None]
 
         def log() -> None:
-            for key, value in metrics.items():
-                if value is not None:
-                    client.log_metric(run_id, key, float(value), step=step)
+            run_id = self.run_ids.get(rollout_id)  # looked up when run: the run may be opened by a replay
+            if run_id is not None:
+                client.log_batch(run_id, metrics=batch)
 
-        self._mlflow("log step metrics", rollout_id, endpoint, log)
+        data = {"step": step, "metrics": metrics, "at": now}
+        self._mlflow("log step metrics", rollout_id, endpoint, log, data)
 
     def tag_model(self, rollout_id: str, endpoint: str, name: str, version: str, tags: dict[str, str]) -> None:
         client = self.client
@@ -174,13 +254,15 @@ class AuditTrail:
 
     def finish_run(self, rollout_id: str, endpoint: str, outcome: str, tags: dict[str, str]) -> None:
         """Tag the outcome, attach this rollout's records and close the run."""
-        run_id = self.run_ids.get(rollout_id)
         client = self.client
-        if run_id is None or client is None:
+        if client is None:
             return
-        records = [r for r in read_records(self.path) if r.get("rollout_id") == rollout_id]
 
         def finish() -> None:
+            run_id = self.run_ids.get(rollout_id)
+            if run_id is None:
+                return
+            records = [r for r in read_records(self.path) if r.get("rollout_id") == rollout_id]
             client.set_tag(run_id, "ml.deploy.outcome", outcome)
             for key, value in tags.items():
                 client.set_tag(run_id, key, value)

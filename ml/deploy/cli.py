@@ -143,9 +143,21 @@ def run_command(
     spec_file: Path = typer.Argument(..., help="Rollout spec (YAML), e.g. examples/deployments/canary.yaml"),
     stack: str = _STACK,
     outputs_file: Path | None = _OUTPUTS,
+    registry_wait: float | None = typer.Option(
+        None, "--registry-wait", help="Seconds to hold traffic while the tracking server is away (default: spec, 120)"
+    ),
 ) -> None:
     """Roll out the spec's model; exit 1 when it was rolled back."""
+    from ml.tracking import wait_statement
+
     spec = load_spec(spec_file)
+    if registry_wait is not None:
+        spec = spec.model_copy(update={"registry_wait": registry_wait})
+    console.print(
+        f"[dim]if the tracking server goes away: traffic is held up to {spec.registry_wait:g}s (registry_wait), "
+        f"then rolled back; {wait_statement()}[/]",
+        highlight=False,
+    )
     outputs = _outputs(stack, outputs_file)
     endpoint = spec.endpoint_for(outputs)
     engine = build_engine(outputs, endpoint, on_event=_print_event)

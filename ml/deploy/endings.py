@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from ml.contract.errors import UserError
 from ml.deploy import journal as phases
 from ml.deploy.audit import AuditTrail
 from ml.deploy.events import RolloutLog, RolloutResult, StepFailedError, fmt_weights
@@ -18,6 +19,7 @@ from ml.deploy.journal import Journal
 from ml.deploy.registry import Registry
 from ml.deploy.spec import RolloutSpec
 from ml.deploy.target import DeploymentTarget, ModelRef, Traffic
+from ml.tracking import tracking_reachable
 
 
 class Endings:
@@ -91,6 +93,7 @@ class Endings:
         self.audit.finish_run(
             rollout_id, self.target.endpoint, "rolled_back", {"ml.deploy.reason": failure.reason[:4000]}
         )
+        self._note_pending()
         self.journal.close(phases.ROLLED_BACK)
         return RolloutResult(
             rollout_id,
@@ -119,13 +122,24 @@ class Endings:
             if name != new:
                 self.target.delete_deployment(name)
                 self.log.emit("cleanup", f"deleted the previous deployment '{name}'")
-        promotion = self.registry.promote(
-            model,
-            alias=spec.promote_alias,
-            endpoint=self.target.endpoint,
-            rollout_id=rollout_id,
-            rollback=kind == "rollback",
-        )
+        try:
+            promotion = self.registry.promote(
+                model,
+                alias=spec.promote_alias,
+                endpoint=self.target.endpoint,
+                rollout_id=rollout_id,
+                rollback=kind == "rollback",
+            )
+        except Exception as exc:
+            uri = self.audit.outputs.tracking_uri
+            if tracking_reachable(uri):
+                raise
+            raise UserError(
+                f"{kind} of {model.uri} committed ('{new}' serves 100% of endpoint '{self.target.endpoint}'), but the "
+                f"tracking server at {uri} went away before alias '{spec.promote_alias}' could move "
+                f"({type(exc).__name__}); run `ml deploy recover` when it is back to move the alias and close the "
+                f"records"
+            ) from None
         moved = f"alias '{promotion.alias}' -> version {promotion.version}" + (
             f" (was {promotion.previous}, kept and tagged)"
             if promotion.previous not in (None, promotion.version)
@@ -152,5 +166,51 @@ class Endings:
             {"ml.deploy.last_outcome": "promoted", "ml.deploy.last_rollout": rollout_id},
         )
         self.audit.finish_run(rollout_id, self.target.endpoint, "promoted", {"ml.deploy.version": model.version})
+        self._note_pending()
         self.journal.close(phases.DONE)
         return RolloutResult(rollout_id, kind, "promoted", message, model, new, previous, list(self.log.events))
+
+    # --- after a tracking outage -------------------------------------------------------------------------
+
+    def _note_pending(self) -> None:
+        """Name the MLflow writes a tracking outage left undone in the journal, for `sync` to finish."""
+        if not self.audit.pending:
+            return
+        self.journal.update(mlflow_pending=[{"action": w.action, **(w.data or {})} for w in self.audit.pending])
+        self.log.emit(
+            "outage",
+            f"{len(self.audit.pending)} MLflow writes are held (the tracking server at "
+            f"{self.audit.outputs.tracking_uri} is unreachable); they are in the audit file, and "
+            f"`ml deploy recover` writes them when it is back",
+            outcome="warning",
+        )
+
+    def sync(self) -> int:
+        """Finish the MLflow records of rollouts that ended during a tracking outage; returns how many."""
+        done = 0
+        for path, data in self.journal.unsynced():
+            rollout_id = str(data["id"])
+            outcome = "promoted" if data.get("phase") == phases.DONE else "rolled_back"
+            model = ModelRef(**data["model"])
+            self.audit.start_run(rollout_id, self.target.endpoint, {"ml.deploy.model": model.uri}, data.get("run_id"))
+            for held in data["mlflow_pending"]:
+                if isinstance(held, dict) and "step" in held:  # the same timestamps: no duplicate if it got there
+                    self.audit.log_step(rollout_id, self.target.endpoint, held["step"], held["metrics"], held["at"])
+            if data.get("phase") == phases.DONE:
+                spec = RolloutSpec.model_validate(data["spec"])
+                self.registry.promote(
+                    model,
+                    alias=spec.promote_alias,
+                    endpoint=self.target.endpoint,
+                    rollout_id=rollout_id,
+                    rollback=data.get("kind") == "rollback",
+                )
+            tags = {"ml.deploy.last_outcome": outcome, "ml.deploy.last_rollout": rollout_id}
+            self.audit.tag_model(rollout_id, self.target.endpoint, model.name, model.version, tags)
+            self.audit.finish_run(rollout_id, self.target.endpoint, outcome, {})
+            if self.audit.pending:
+                return done  # the server went away again: the rest waits for the next recover
+            self.journal.mark_synced(path)
+            self.log.emit("recover", f"wrote the MLflow records of rollout {rollout_id} ({outcome}) held by an outage")
+            done += 1
+        return done

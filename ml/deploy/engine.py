@@ -56,6 +56,7 @@ from ml.deploy.events import (
 )
 from ml.deploy.gates import GateReport, evaluate
 from ml.deploy.journal import Journal
+from ml.deploy.outage import hold_for_registry
 from ml.deploy.registry import Registry
 from ml.deploy.spec import BlueGreen, Gates, RolloutSpec
 from ml.deploy.target import DeploymentError, DeploymentTarget, ModelRef, NativeRolloutRequest, Traffic
@@ -145,6 +146,7 @@ class RolloutEngine:
         """Converge an interrupted rollout: roll back before its commit, roll forward after; None if none."""
         data = self.journal.load()
         if data is None:
+            self.endings.sync()  # MLflow records a tracking outage held back, now that the server may be back
             return None
         alive = self.journal.holder_alive()
         if alive:
@@ -315,8 +317,10 @@ class RolloutEngine:
             if isinstance(strategy, BlueGreen) and strategy.mirror_percent > 0:
                 self._mirror_phase(spec, strategy, new, previous)
 
+        held = previous.weights
         for index, percent in enumerate(steps, start=1):
-            weights = split_traffic(previous.weights, new, percent)
+            self._hold_for_registry(spec, new, held)
+            weights = held = split_traffic(previous.weights, new, percent)
             self.journal.update(phase=phases.SHIFTING, step=index, traffic=weights)
             target.set_traffic(weights, {})
             since = time.time()
@@ -325,9 +329,23 @@ class RolloutEngine:
             assert report is not None
             self._decide(report, step=index, percent=percent, traffic=weights)
 
+        self._hold_for_registry(spec, new, held)
         self.journal.update(phase=phases.COMMITTED)
         self.log.emit("commit", f"all gates passed at 100% on '{new}': committing", outcome="pass", traffic={new: 100})
         return self.endings.finalize()
+
+    def _hold_for_registry(self, spec: RolloutSpec, new: str, traffic: dict[str, int]) -> None:
+        """Before a traffic change or the commit: wait (bounded) for an unreachable registry, see `ml.deploy.outage`."""
+        hold_for_registry(
+            tracking_uri=self.outputs.tracking_uri,
+            target=self.target,
+            audit=self.audit,
+            log=self.log,
+            new=new,
+            traffic=traffic,
+            wait=spec.registry_wait,
+            dead_after=DEAD_AFTER_FAILED_PROBES,
+        )
 
     def _mirror_phase(self, spec: RolloutSpec, strategy: BlueGreen, new: str, previous: Traffic) -> None:
         if not self.target.supports_mirror:

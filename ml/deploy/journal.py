@@ -44,6 +44,7 @@ class Journal:
 
     def __init__(self, directory: Path, stack: str, endpoint: str) -> None:
         self.directory = directory
+        self.stack, self.endpoint = stack, endpoint
         self.path = directory / f"{_safe(stack)}--{_safe(endpoint)}.json"
         self.history = directory / "history"
         self.data: dict[str, Any] = {}
@@ -97,6 +98,26 @@ class Journal:
         target = self.history / f"{self.data.get('id', 'rollout')}.json"
         self.path.replace(target)
         return target
+
+    def unsynced(self) -> list[tuple[Path, dict[str, Any]]]:
+        """Finished rollouts of this endpoint whose MLflow writes a tracking outage held back, oldest first."""
+        found = []
+        for path in sorted(self.history.glob("*.json"), key=lambda p: p.stat().st_mtime):
+            with contextlib.suppress(json.JSONDecodeError, OSError):
+                data = json.loads(path.read_text())
+                mine = data.get("stack") == self.stack and data.get("endpoint") == self.endpoint
+                if mine and data.get("mlflow_pending"):
+                    found.append((path, data))
+        return found
+
+    def mark_synced(self, path: Path) -> None:
+        """The held MLflow writes of an archived rollout are done."""
+        data = json.loads(path.read_text())
+        data["mlflow_pending"] = []
+        data["synced_at"] = time.time()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+        tmp.replace(path)
 
     def holder_alive(self) -> bool | None:
         """Whether the process that wrote the journal still runs: None when it ran on another host."""

@@ -61,6 +61,14 @@ class Registry:
                 found = self.client.get_model_version(name, str(version))
         except MlflowException as exc:
             if not _missing(exc):
+                from ml.tracking import tracking_reachable, wait_statement
+
+                uri = self.client._registry_uri
+                if not tracking_reachable(uri):
+                    raise UserError(
+                        f"the registry at {uri} is unreachable, so model '{name}' cannot be resolved; nothing was "
+                        f"changed. Start it (local: `ml platform up`) and run this again ({wait_statement()})"
+                    ) from None
                 raise
             what = f"alias '{alias}'" if alias is not None else f"version {version}"
             raise UserError(

@@ -165,6 +165,9 @@ class RolloutSpec(_Model):
     health_timeout: Duration = 600.0
     """How long the new deployment may take to become healthy before the rollout fails."""
     promote_alias: str = Field("champion", pattern=r"^[A-Za-z0-9_\-]+$")
+    registry_wait: Duration = 120.0
+    """How long a rollout holds its traffic while the tracking server (the registry) is unreachable
+    before it rolls back; if it returns in time, the rollout goes on and the alias moves."""
     on_failure: Literal["rollback"] = "rollback"
     description: str | None = None
 
