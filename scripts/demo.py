@@ -216,6 +216,9 @@ def main() -> None:
     prepare_home(home)
     env = {**os.environ, "ML_PLATFORM_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"}
     os.environ.update({"ML_PLATFORM_HOME": str(home), "MLFLOW_DISABLE_TELEMETRY": "true"})
+    from ml.logsetup import configure
+
+    configure()  # the demo's own MLflow lines (baseline training) go to <home>/logs/ml.log, like every `ml` command's
     began = time.time()
     console.rule("1/7 local platform up")
     ml("platform", "up", env=env)
