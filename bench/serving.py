@@ -133,8 +133,8 @@ def main() -> None:
         direct, routed, bucketed = [], [], []
         for _ in range(args.rounds):
             direct.append(measure(direct_url, args.seconds, args.concurrency))
+            proxy.snapshot()  # the window's baseline: taken before `since`, so the window starts here
             since = time.time()
-            proxy.snapshot()
             routed.append(measure(proxy_url, args.seconds, args.concurrency))
             window = proxy.window(first.deployment, since)
             bucketed.append(metrics_from_counts(window.by_class(), window.buckets_ms))
