@@ -10,6 +10,7 @@ SageMaker entry shim, a requirements file). Local clutter that must not be uploa
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,3 +83,13 @@ def requirements_for(spec: SweepSpec, *, add: tuple[str, ...] = ()) -> list[str]
         return None
     present = {requirement_name(line) for line in lines}
     return lines + [package for package in add if requirement_name(package) not in present]
+
+
+def trial_environment(spec: SweepSpec) -> dict[str, str]:
+    """What every backend puts in a trial's environment so `trial.log_model` logs the spec's requirements.
+
+    ``ML_TRIAL_PIP_REQUIREMENTS`` is the spec's pip list (inline or from its requirements file) as
+    JSON; a spec that names only an image sets nothing (the script then passes its own).
+    """
+    requirements = requirements_for(spec)
+    return {} if requirements is None else {trial.REQUIREMENTS_ENV: json.dumps(requirements)}

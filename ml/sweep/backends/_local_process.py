@@ -4,7 +4,9 @@ Why its own module: process handling is where local sweeps go wrong (zombie chil
 swallow signals, torn metrics lines). Each trial runs in its own session (process group), so a
 stop reaches the whole tree; the command runs without a shell unless it uses shell syntax; a
 trial that dies of SIGTERM that the sweep did not send was evicted (on a cloud this is the spot
-reclaim notice) and may be restarted with the same checkpoint directory.
+reclaim notice) and may be restarted with the same checkpoint directory. Given a `WarmLauncher`, a
+``python script.py ...`` trial is forked from it (imports already done) instead of started cold; the
+rest of this class does not care which (`_Handle`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ml.sweep import trial as protocol
+from ml.sweep.backends._warm_launcher import WarmLauncher, warm_target
 
 _SHELL_SYNTAX = {"|", "||", "&", "&&", ";", ">", ">>", "<", "2>", "2>&1", "$(", "`"}
 STOP_GRACE_SECONDS = 5.0
@@ -44,6 +47,31 @@ def command_argv(command: str) -> list[str]:
     return argv
 
 
+class _Handle:
+    """One attempt's process, however it was started: a `subprocess.Popen` or a fork of the warm launcher."""
+
+    def __init__(self, popen: subprocess.Popen[bytes] | None, launcher: WarmLauncher | None, key: str) -> None:
+        self.popen, self.launcher, self.key = popen, launcher, key
+
+    def pid(self, *, wait: float = 0.0) -> int | None:
+        if self.popen is not None:
+            return self.popen.pid
+        assert self.launcher is not None
+        return self.launcher.pid(self.key, wait=wait)
+
+    def poll(self) -> int | None:
+        if self.popen is not None:
+            return self.popen.poll()
+        assert self.launcher is not None
+        return self.launcher.exit_code(self.key)
+
+    def wait(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while (code := self.poll()) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return code
+
+
 @dataclass
 class TrialProcess:
     """A trial's process across restarts, with the files it shares with the sweep."""
@@ -54,11 +82,15 @@ class TrialProcess:
     env: dict[str, str]
     workdir: Path
     checkpoint_dir: Path
+    launcher: WarmLauncher | None = None
     restarts: int = 0
     started: float = 0.0
+    started_at: float = 0.0
+    """Wall-clock time (``time.time()``) of the first start, to compare with report times."""
     billed_seconds: float = 0.0
     stop_reason: str | None = None
-    _popen: subprocess.Popen[bytes] | None = None
+    warm: bool = False
+    _popen: _Handle | None = None
     _attempt_started: float = 0.0
     _log: IO[bytes] | None = None
     _offset: int = 0
@@ -78,7 +110,7 @@ class TrialProcess:
 
     @property
     def pid(self) -> int | None:
-        return None if self._popen is None else self._popen.pid
+        return None if self._popen is None else self._popen.pid()
 
     def start(self) -> None:
         """Start (or restart after an eviction) the process; the checkpoint directory is kept."""
@@ -99,8 +131,16 @@ class TrialProcess:
         now = time.monotonic()
         if not self.started:
             self.started = now
+            self.started_at = time.time()
         self._attempt_started = now
-        self._popen = subprocess.Popen(
+        target = warm_target(self.argv, self.cwd)
+        key = f"{self.number}-{self.restarts}"
+        if self.launcher is not None and target is not None and self.launcher.alive():
+            self.warm = True
+            self.launcher.launch(key, target, cwd=self.cwd, env=env, log=self.log_file)
+            self._popen = _Handle(None, self.launcher, key)
+            return
+        popen = subprocess.Popen(
             self.argv,
             cwd=self.cwd,
             env=env,
@@ -109,6 +149,7 @@ class TrialProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self._popen = _Handle(popen, None, key)
 
     def read_reports(self) -> list[protocol.Report]:
         """Reports written since the last read (complete lines only)."""
@@ -139,11 +180,9 @@ class TrialProcess:
             self._close_attempt()
             return
         self._signal(signal.SIGTERM)
-        try:
-            self._popen.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
+        if self._popen.wait(STOP_GRACE_SECONDS) is None:
             self._signal(signal.SIGKILL)
-            self._popen.wait()
+            self._popen.wait(STOP_GRACE_SECONDS)
         self._signal(signal.SIGKILL)  # anything the trial left behind in its process group
         self._close_attempt()
 
@@ -153,10 +192,20 @@ class TrialProcess:
             return ""
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
+    def last_error(self) -> str | None:
+        """The last line of the trial's output that looks like an error (else its last line)."""
+        lines = [line.strip() for line in self.log_tail(40).splitlines() if line.strip()]
+        errors = [line for line in lines if _looks_like_error(line)]
+        found = errors or lines
+        return found[-1] if found else None
+
     def _signal(self, signum: int) -> None:
         assert self._popen is not None
+        pid = self._popen.pid(wait=STOP_GRACE_SECONDS)  # a warm start may not have reported its pid yet
+        if pid is None:
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._popen.pid, signum)
+            os.killpg(pid, signum)
 
     def _close_attempt(self) -> None:
         if self._attempt_started:
@@ -165,3 +214,8 @@ class TrialProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _looks_like_error(line: str) -> bool:
+    head = line.split(":", 1)[0]
+    return ("Error" in head or "Exception" in head or head in ("error", "ERROR", "Killed")) and ":" in line

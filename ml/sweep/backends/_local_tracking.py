@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep import trial as protocol
+from ml.sweep.backends._local_usage import UTILIZATION_METRIC, mean_utilization
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,
     TAG_MODEL_NAME,
@@ -50,7 +51,13 @@ TAG_RESTARTS = "ml.trial.restarts"
 TAG_MODEL_URI = "ml.trial.model_uri"
 TAG_LAST_STEP = "ml.trial.last_step"
 TAG_CURRENCY = "ml.cost.currency"
+TAG_ERROR = "ml.trial.error"
+TAG_LOG = "ml.trial.log"
+TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 METRIC_SECONDS = "trial_seconds"
+METRIC_START_SECONDS = "trial_start_seconds"
+METRIC_HOURS_ESTIMATED = "instance_hours_estimated"
+METRIC_HOURS = "instance_hours"
 METRIC_COST_ESTIMATED = "cost_estimated"
 METRIC_COST_MEASURED = "cost_measured"
 _MLFLOW_STATUS = {
@@ -124,6 +131,11 @@ class SweepRecorder:
         self.client.log_metric(self.parent_run_id, METRIC_COST_ESTIMATED, estimated_cost)
         return self.parent_run_id
 
+    def log_estimate(self, instance_hours: float, max_failed_trials: int) -> None:
+        """The worst-case instance-hours the sweep was admitted with and its failure limit, for `status`."""
+        self.client.log_metric(self.parent_run_id, METRIC_HOURS_ESTIMATED, instance_hours)
+        self.client.set_tag(self.parent_run_id, TAG_MAX_FAILED, str(max_failed_trials))
+
     def start_trial(self, number: int, params: Mapping[str, Any], *, git_commit: str | None) -> str:
         """Create a trial's run nested under the sweep's; the trial process attaches to it by id."""
         tags = {
@@ -173,6 +185,12 @@ class SweepRecorder:
             tags[TAG_MODEL_URI] = result.model_uri
         if result.step is not None:
             tags[TAG_LAST_STEP] = str(result.step)
+        if result.error:
+            tags[TAG_ERROR] = result.error[:1000]
+        if result.log:
+            tags[TAG_LOG] = result.log
+        if result.start_seconds is not None:
+            metrics.append(Metric(METRIC_START_SECONDS, result.start_seconds, now, 0))
         from mlflow.entities import RunTag
 
         self.client.log_batch(result.run_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])
@@ -200,6 +218,8 @@ class SweepRecorder:
         }
         if status.best is not None and status.best.run_id:
             tags[TAG_BEST_RUN] = status.best.run_id
+        if status.message:
+            tags[TAG_MESSAGE] = status.message[:4000]
         self.client.log_batch(self.parent_run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def finish(self, status: SweepStatus, *, artifacts: Iterable[Path]) -> None:
@@ -213,6 +233,7 @@ class SweepRecorder:
             Metric("trials_completed", status.completed, now, 0),
             Metric("trials_pruned", status.pruned, now, 0),
             Metric("trials_failed", status.failed, now, 0),
+            Metric(METRIC_HOURS, status.instance_hours or 0.0, now, 0),
         ]
         if status.best is not None and status.best.value is not None:
             metrics.append(Metric(f"best_{self.spec.objective.metric}", status.best.value, now, 0))
@@ -271,6 +292,10 @@ def _trial_result(run: Run, metric: str, currency: str) -> TrialResult:
         cost=metrics.get(METRIC_COST_MEASURED),
         estimated_cost=metrics.get(METRIC_COST_ESTIMATED),
         currency=currency,
+        error=tags.get(TAG_ERROR) or (tags.get(TAG_MESSAGE) if state is TrialState.FAILED else None),
+        log=tags.get(TAG_LOG),
+        utilization=metrics.get(UTILIZATION_METRIC),
+        start_seconds=metrics.get(METRIC_START_SECONDS),
     )
 
 
@@ -315,5 +340,21 @@ def read_status(client: MlflowClient, sweep_id: str) -> tuple[SweepStatus, list[
         model_name=tags.get(TAG_MODEL_NAME),
         experiment=client.get_experiment(parent.info.experiment_id).name,
         git_commit=tags.get(TAG_GIT_COMMIT),
+        message=tags.get(TAG_MESSAGE),
+        **_usage(parent, results),
     )
     return status, results
+
+
+def _usage(parent: Run, results: list[TrialResult]) -> dict[str, Any]:
+    """Measured against estimated: instance-hours, cost and mean utilisation (`SweepStatus` fields)."""
+    metrics = parent.data.metrics
+    max_failed = parent.data.tags.get(TAG_MAX_FAILED)
+    return {
+        "estimated_cost": metrics.get(METRIC_COST_ESTIMATED),
+        "instance_hours": metrics.get(METRIC_HOURS, sum(r.seconds or 0.0 for r in results) / 3600),
+        "estimated_instance_hours": metrics.get(METRIC_HOURS_ESTIMATED),
+        "utilization": mean_utilization((r.seconds or 0.0, r.utilization) for r in results),
+        "failures": tuple(r for r in results if r.state is TrialState.FAILED),
+        "max_failed_trials": int(max_failed) if max_failed else None,
+    }

@@ -106,6 +106,14 @@ class TrialResult:
     cost: float | None = None
     estimated_cost: float | None = None
     currency: str = "USD"
+    error: str | None = None
+    """A failed trial's last error line (or why the sweep failed it)."""
+    log: str | None = None
+    """Where a failed trial's full output is (a file, a console URL, a log stream)."""
+    utilization: float | None = None
+    """Mean CPU utilisation (percent) while the trial ran, from its MLflow system metrics."""
+    start_seconds: float | None = None
+    """Seconds from the trial's start to its first report (local backend)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,16 @@ class SweepStatus:
     """The registry name `ml sweep best` registers the best model under (the spec's model name)."""
     experiment: str | None = None
     git_commit: str | None = None
+    estimated_cost: float | None = None
+    """The worst case the sweep was admitted with (same currency as ``cost``)."""
+    instance_hours: float | None = None
+    """Instance-hours measured so far (billable seconds x instances)."""
+    estimated_instance_hours: float | None = None
+    utilization: float | None = None
+    """Mean CPU utilisation (percent) of the trials, weighted by their time; low = an over-sized instance."""
+    failures: tuple[TrialResult, ...] = ()
+    """Every failed trial, with its last error line and where its log is."""
+    max_failed_trials: int | None = None
 
     @property
     def finished(self) -> int:

@@ -40,9 +40,13 @@ import optuna
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.stack import local_home
+from ml.sweep.backends._cloud_staging import requirements_for, trial_environment
 from ml.sweep.backends._local_process import TrialProcess, command_argv
 from ml.sweep.backends._local_sampling import sampler_for, suggest
 from ml.sweep.backends._local_tracking import TAG_RESTARTS, SweepRecorder, pick_best, read_status
+from ml.sweep.backends._local_usage import finish_monitor, mean_utilization, start_monitor
+from ml.sweep.backends._tracking_hold import OutageWatch
+from ml.sweep.backends._warm_launcher import WarmLauncher, warm_target
 from ml.sweep.backends.base import (
     ProgressCallback,
     SweepBackend,
@@ -141,6 +145,9 @@ class _Running:
     run_id: str
     last_step: int | None = None
     last_value: float | None = None
+    first_report: float | None = None
+    """Seconds from the trial's start to its first report (start-up cost, imports included)."""
+    monitor: Any = None
 
 
 class _LocalSweep:
@@ -164,6 +171,9 @@ class _LocalSweep:
         self.results: list[TrialResult] = []
         self.launched = 0
         self.state = SweepState.RUNNING
+        self.message: str | None = None
+        self.max_failed = spec.failure_limit()
+        self.launcher: WarmLauncher | None = None
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(
             study_name=self.sweep_id,
@@ -172,13 +182,25 @@ class _LocalSweep:
             pruner=pruner_for(spec.early_termination),
         )
         self.recorder = SweepRecorder(use_tracking(_prepared(outputs)), outputs, spec, self.sweep_id)
+        self.outage = OutageWatch(
+            self.recorder.holding, sweep_id=self.sweep_id, kept=f"{self.workdir}/trial-*/metrics.jsonl"
+        )
 
     # -- the loop ---------------------------------------------------------------------------------
 
     def run(self) -> SweepRun:
+        self.launcher = _warm_launcher(self.spec, self.workdir)  # imports while the parent run is created
+        try:
+            return self._run()
+        finally:
+            if self.launcher is not None:
+                self.launcher.close()
+
+    def _run(self) -> SweepRun:
         parent = self.recorder.start(
             total=self.total, git_commit=self.commit, estimated_cost=self.cost.applicable, currency=self.price.currency
         )
+        self.recorder.log_estimate(self.cost.machine_hours, self.max_failed)
         deadline = time.monotonic() + self.spec.limits.timeout if self.spec.limits.timeout else None
         try:
             with _terminate_raises():
@@ -211,9 +233,14 @@ class _LocalSweep:
                 self._stop_all("sweep timeout", TrialState.STOPPED)
                 self.state = SweepState.STOPPED
                 return
-            changed = self._launch()
+            held, note = self.outage.check()  # raises past the bounded wait
+            self.message = note or self.message
+            changed = False if held else self._launch()  # no new trial while MLflow is away; trials go on
             for entry in list(self.running):
                 changed = self._poll(entry) or changed
+            if self._count(TrialState.FAILED) >= self.max_failed and self.state is SweepState.RUNNING:
+                self._give_up()
+                return
             if not self.running and self.launched >= self.total:
                 return
             now = time.monotonic()
@@ -238,6 +265,7 @@ class _LocalSweep:
                 "MLFLOW_DISABLE_TELEMETRY": "true",
                 "ML_SWEEP_ID": self.sweep_id,
                 "ML_TRIAL_NUMBER": str(number),
+                **trial_environment(self.spec),
             }
             checkpoint_dir = self.checkpoints / f"trial-{number}"
             env[self.spec.spot.checkpoint_env] = str(checkpoint_dir)
@@ -249,9 +277,10 @@ class _LocalSweep:
                 env=env,
                 workdir=self.workdir / f"trial-{number}",
                 checkpoint_dir=checkpoint_dir,
+                launcher=self.launcher,
             )
             process.start()
-            self.running.append(_Running(process, trial, params, run_id))
+            self.running.append(_Running(process, trial, params, run_id, monitor=start_monitor(run_id)))
             self.launched += 1
             launched = True
         return launched
@@ -305,6 +334,8 @@ class _LocalSweep:
         if not reports:
             return False
         self.recorder.log_reports(entry.run_id, reports)
+        if entry.first_report is None:
+            entry.first_report = max(0.0, reports[0].time - entry.process.started_at)
         metric = self.spec.objective.metric
         should_prune = False
         for report in reports:
@@ -325,6 +356,8 @@ class _LocalSweep:
         self.running.remove(entry)
         seconds = process.billed_seconds
         model_uri = self.recorder.model_uri(entry.run_id) if state is TrialState.COMPLETED else None
+        utilization = finish_monitor(entry.monitor, self.recorder.client, entry.run_id)
+        failed = state is TrialState.FAILED
         result = TrialResult(
             trial_id=str(process.number),
             state=state,
@@ -338,6 +371,10 @@ class _LocalSweep:
             cost=measured_cost(seconds, self.compute, self.price),
             estimated_cost=self.cost.per_trial,
             currency=self.price.currency,
+            error=(process.last_error() or message) if failed else None,
+            log=str(process.log_file) if failed else None,
+            utilization=utilization,
+            start_seconds=entry.first_report,
         )
         if state is TrialState.COMPLETED:
             self._tell(entry.trial, entry.last_value, optuna.trial.TrialState.COMPLETE)
@@ -361,7 +398,20 @@ class _LocalSweep:
             if "Study.stop" not in str(exc):
                 raise
 
+    def _give_up(self) -> None:
+        """Too many failed trials (``limits.max_failed_trials``): stop the rest, launch no more."""
+        failed = self._count(TrialState.FAILED)
+        self.message = (
+            f"sweep stopped: {failed} trials failed (limits.max_failed_trials = {self.max_failed}); "
+            f"fix the error below and run it again"
+        )
+        self._stop_all("stopped: too many failed trials", TrialState.STOPPED)
+        self.state = SweepState.FAILED
+
     def _stop_all(self, reason: str, state: TrialState) -> None:
+        for entry in list(self.running):  # every process first: recording must not keep one alive
+            with contextlib.suppress(Exception):
+                entry.process.stop(reason)
         for entry in list(self.running):
             entry.process.stop(reason)
             try:
@@ -377,6 +427,7 @@ class _LocalSweep:
 
     def _status(self) -> SweepStatus:
         best = pick_best(self.results, self.spec.objective.goal)
+        used = [(r.seconds or 0.0, r.utilization) for r in self.results]
         return SweepStatus(
             sweep_id=self.sweep_id,
             backend="local",
@@ -394,6 +445,13 @@ class _LocalSweep:
             model_name=self.spec.registered_model_name,
             experiment=self.spec.experiment_name,
             git_commit=self.commit,
+            message=self.message,
+            estimated_cost=self.cost.applicable,
+            instance_hours=sum(seconds for seconds, _ in used) / 3600 * self.compute.instance_count,
+            estimated_instance_hours=self.cost.machine_hours,
+            utilization=mean_utilization(used),
+            failures=tuple(r for r in self.results if r.state is TrialState.FAILED),
+            max_failed_trials=self.max_failed,
         )
 
     def _publish(self, changed: bool) -> None:
@@ -402,6 +460,15 @@ class _LocalSweep:
             self.recorder.update(status)
         if self.on_progress is not None:
             self.on_progress(replace(status))
+
+
+def _warm_launcher(spec: SweepSpec, workdir: Path) -> WarmLauncher | None:
+    """A warm launcher when the spec's command can be forked from one (`warm_target`), else None."""
+    argv = command_argv(spec.render_command(dict.fromkeys(spec.search_space, 0), dict.fromkeys(spec.inputs, "in")))
+    if warm_target(argv, spec.code_dir()) is None or os.environ.get("ML_SWEEP_WARM_START") == "0":
+        return None
+    script = spec.code_dir() / argv[1] if argv[1] != "-m" else None
+    return WarmLauncher(requirements_for(spec), script, cwd=spec.code_dir(), log=workdir / "launcher.log")
 
 
 @contextlib.contextmanager

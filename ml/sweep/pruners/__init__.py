@@ -2,7 +2,8 @@
 
 `PRUNERS` is the local backend's one translation table of the spec's ``early_termination``: the
 policy's name picks the pruner, the policy's `parameters()` are its keywords (the pruners take
-Azure ML's field names). `pruner_for` adds the one case outside the table: no policy -> NopPruner.
+Azure ML's field names; hyperband is Optuna's own pruner). `pruner_for` adds the one case outside
+the table: no policy -> NopPruner.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from optuna.pruners import BasePruner, NopPruner
 
 from ml.sweep.pruners._bandit import BanditPruner
+from ml.sweep.pruners._hyperband import hyperband_pruner
 from ml.sweep.pruners._median_stopping import MedianStoppingPruner
 from ml.sweep.pruners._truncation_selection import TruncationSelectionPruner
 from ml.sweep.spec import EarlyTermination, PolicyName
@@ -22,6 +24,7 @@ PRUNERS: dict[PolicyName, Callable[..., BasePruner]] = {
     "bandit": BanditPruner,
     "median_stopping": MedianStoppingPruner,
     "truncation_selection": TruncationSelectionPruner,
+    "hyperband": hyperband_pruner,
 }
 
 

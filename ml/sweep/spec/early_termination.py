@@ -1,4 +1,4 @@
-"""The early-termination policies a spec may name: bandit, median_stopping, truncation_selection.
+"""The early-termination policies a spec may name: bandit, median_stopping, truncation_selection, hyperband.
 
 Why only the spec's side lives here: a policy is validated once (its fields and their bounds), and
 each backend translates it in ONE table keyed by `PolicyName`, next to the engine it drives:
@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from ml.sweep.spec._base import SpecModel
 
-PolicyName = Literal["bandit", "median_stopping", "truncation_selection"]
+PolicyName = Literal["bandit", "median_stopping", "truncation_selection", "hyperband"]
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 
 
@@ -60,7 +60,34 @@ class TruncationSelectionPolicy(_Policy):
     truncation_percentage: int = Field(ge=1, le=99)
 
 
+class HyperbandPolicy(SpecModel):
+    """Hyperband: successive halving in several brackets; a trial's resource is the step it reports.
+
+    ``min_resource`` is the step at which the first rung judges a trial, ``max_resource`` the last
+    step a trial reaches (unset: the local backend takes the first finished trial's last step;
+    SageMaker needs it), ``reduction_factor`` how many trials a rung keeps per one promoted (about
+    1 in ``reduction_factor``). Locally it is Optuna's `HyperbandPruner`, best paired with
+    ``sampling: bayesian`` (TPE), as Optuna recommends; on SageMaker its Hyperband strategy; Azure
+    ML has none and refuses it.
+    """
+
+    policy: Literal["hyperband"]
+    min_resource: int = Field(default=1, ge=1)
+    max_resource: int | None = Field(default=None, ge=1)
+    reduction_factor: int = Field(default=3, ge=2)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HyperbandPolicy:
+        if self.max_resource is not None and self.max_resource <= self.min_resource:
+            raise ValueError(f"max_resource ({self.max_resource}) must be above min_resource ({self.min_resource})")
+        return self
+
+    def parameters(self) -> dict[str, Any]:
+        """The policy's settings as keyword arguments (every field but ``policy``)."""
+        return self.model_dump(exclude={"policy"})
+
+
 EarlyTermination = Annotated[
-    Union[BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy],  # noqa: UP007
+    Union[BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy, HyperbandPolicy],  # noqa: UP007
     Field(discriminator="policy"),
 ]

@@ -82,6 +82,8 @@ class Limits(SpecModel):
     max_concurrent_trials: int = Field(default=1, ge=1)
     timeout: Duration | None = None
     trial_timeout: Duration
+    max_failed_trials: int | None = Field(default=None, ge=1)
+    """End the sweep once this many trials failed; default: `SweepSpec.failure_limit`."""
 
 
 class Spot(SpecModel):
@@ -179,6 +181,16 @@ class SweepSpec(SpecModel):
             return min(size, self.limits.max_total_trials) if self.limits.max_total_trials else size
         assert self.limits.max_total_trials is not None  # enforced by validation
         return self.limits.max_total_trials
+
+    def failure_limit(self) -> int:
+        """``limits.max_failed_trials``, else a fifth of the trial budget and at least 3.
+
+        Why this default: a script that fails the same way every time is stopped after 3 trials of a
+        small sweep, while a large sweep tolerates the odd trial lost to a bad corner of the space.
+        """
+        if self.limits.max_failed_trials is not None:
+            return self.limits.max_failed_trials
+        return max(3, math.ceil(self.trial_budget() / 5))
 
     def references(self) -> list[tuple[str, str]]:
         """The ``(namespace, name)`` pairs the command's placeholders refer to, in order."""

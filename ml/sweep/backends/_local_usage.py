@@ -1,0 +1,70 @@
+"""What a local trial used, measured: MLflow system metrics on each trial's run, and their mean.
+
+Why the sweep process runs the monitor and not the trial: MLflow's `SystemMetricsMonitor` samples
+the machine (CPU, memory, disk, network, and GPU when NVIDIA/ROCm tools are there), not a process,
+so sampling it once per running trial here gives the trial's run the same ``system/*`` metrics a
+trial started with ``mlflow.start_run(log_system_metrics=True)`` would log, without making every
+trial import MLflow and open a thread before its first step (the warm start would pay for it) and
+for any command, not only Python ones. On a cloud instance (one trial per instance) the same
+metrics are the trial's own; on this shared machine they are the machine's while the trial ran.
+
+The mean CPU utilisation of each trial is logged on its run (`UTILIZATION_METRIC`) when it ends,
+so `ml sweep status` reads one number per trial instead of every sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable
+from typing import Any
+
+UTILIZATION_METRIC = "utilization_cpu_mean"
+SAMPLING_SECONDS_ENV = "ML_SWEEP_SYSTEM_METRICS_INTERVAL"
+DEFAULT_SAMPLING_SECONDS = 2.0
+_CPU = "system/cpu_utilization_percentage"
+
+
+def start_monitor(run_id: str) -> Any:
+    """A started `SystemMetricsMonitor` logging to the trial's run, or None when MLflow cannot run one."""
+    try:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.ERROR)
+        interval = float(os.environ.get(SAMPLING_SECONDS_ENV, DEFAULT_SAMPLING_SECONDS))
+        monitor = SystemMetricsMonitor(run_id, sampling_interval=interval, samples_before_logging=1)
+        monitor.start()
+        return monitor
+    except Exception:  # system metrics are a measurement, never a reason for a trial not to run
+        return None
+
+
+def finish_monitor(monitor: Any, client: Any, run_id: str) -> float | None:
+    """Stop the monitor and return the trial's mean CPU utilisation (percent), logged on its run."""
+    if monitor is None:
+        return None
+    with contextlib.suppress(Exception):
+        monitor.finish()
+        # One last sample covers the time since the previous one (all of a trial shorter than the interval).
+        monitor.collect_metrics()
+        monitor.publish_metrics(monitor.aggregate_metrics())
+        monitor.mlflow_logger.flush()
+    try:
+        history = client.get_metric_history(run_id, _CPU)
+    except Exception:
+        return None
+    values = [m.value for m in history]
+    if not values:
+        return None
+    mean = sum(values) / len(values)
+    with contextlib.suppress(Exception):
+        client.log_metric(run_id, UTILIZATION_METRIC, mean)
+    return mean
+
+
+def mean_utilization(trials: Iterable[tuple[float, float | None]]) -> float | None:
+    """The time-weighted mean utilisation over ``(seconds, utilisation)`` pairs that have one."""
+    measured = [(seconds, value) for seconds, value in trials if value is not None and seconds > 0]
+    total = sum(seconds for seconds, _ in measured)
+    return sum(seconds * value for seconds, value in measured) / total if total else None
