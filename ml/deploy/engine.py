@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
@@ -55,6 +55,7 @@ from ml.deploy.events import (
     fmt_weights,
 )
 from ml.deploy.gates import GateReport, evaluate
+from ml.deploy.guards import Guards
 from ml.deploy.journal import Journal
 from ml.deploy.outage import hold_for_registry
 from ml.deploy.registry import Registry
@@ -93,6 +94,9 @@ def rollback_spec(model: ModelRef, *, bake_time: float, alias: str, health_timeo
     )
 
 
+_Result = TypeVar("_Result", RolloutResult, RolloutResult | None)
+
+
 class RolloutEngine:
     """Drives one endpoint of one stack through rollouts, recoveries and rollbacks."""
 
@@ -118,6 +122,7 @@ class RolloutEngine:
         self.endings = Endings(
             target, registry=registry, audit=audit, journal=self.journal, log=self.log, drain_seconds=drain_seconds
         )
+        self.guards = Guards(outputs, registry.client, audit, endpoint=target.endpoint, on_event=on_event)
 
     # --- public entry points ---------------------------------------------------------------------------
 
@@ -125,7 +130,15 @@ class RolloutEngine:
         """Roll ``spec.model`` out on the endpoint; returns ``promoted``, ``rolled_back`` or ``unchanged``."""
         self.recover()
         model = self.registry.resolve(spec.model_name, alias=spec.model_alias, version=spec.model_version)
-        return self._rollout(spec, model, kind="deploy")
+        # approval (where the stack requires it) and offline validation: refused here, nothing exists yet
+        self.guards.before_create(model, spec.validation, alias=spec.promote_alias, base_dir=spec.base_dir)
+        return self._carded(self._rollout(spec, model, kind="deploy"))
+
+    def _carded(self, result: _Result) -> _Result:
+        """After a promotion, the new champion's model card is rebuilt and logged on its version."""
+        if result is not None and result.outcome == "promoted" and result.model is not None:
+            self.guards.after_promote(result.model, rollout_id=result.rollout_id)
+        return result
 
     def rollback(
         self, *, model_name: str | None = None, alias: str = "champion", bake_time: float = 10.0
@@ -140,7 +153,7 @@ class RolloutEngine:
                 f"that was not itself rolled back); deploy a known-good version with `ml deploy SPEC` instead"
             )
         spec = rollback_spec(previous, bake_time=bake_time, alias=alias)
-        return self._rollout(spec, previous, kind="rollback")
+        return self._carded(self._rollout(spec, previous, kind="rollback"))
 
     def recover(self, *, force: bool = False) -> RolloutResult | None:
         """Converge an interrupted rollout: roll back before its commit, roll forward after; None if none."""
@@ -177,7 +190,7 @@ class RolloutEngine:
             failure = StepFailedError(f"the ml process driving rollout {rollout_id} stopped in phase '{phase}'")
             return self.endings.roll_back(failure)
         if phase == phases.COMMITTED:
-            return self.endings.finalize()
+            return self._carded(self.endings.finalize())
         self.journal.close(str(phase))
         return None
 

@@ -59,6 +59,11 @@ class Guards:
         self.endpoint = endpoint
         self.on_event = on_event
 
+    def _artifact_root(self) -> str | None:
+        """The local stack's ``file:`` artifact store for new experiments; a server decides otherwise."""
+        uri = self.outputs.artifacts.uri
+        return uri if uri.startswith("file:") else None
+
     def _event(self, kind: str, message: str, outcome: str, gates: dict[str, Any] | None = None) -> None:
         if self.on_event is not None:
             self.on_event(RolloutEvent(time.time(), kind, message, outcome, gates=gates))
@@ -92,9 +97,13 @@ class Guards:
         from ml.validate.record import tag_version
 
         self._event("validate", f"evaluating {model.uri} on {spec.data} with mlflow.models.evaluate", "info")
-        artifact_root = self.outputs.artifacts.uri if self.outputs.artifacts.uri.startswith("file:") else None
         result = validate(
-            self.client, spec, name=model.name, version=model.version, base_dir=base_dir, artifact_root=artifact_root
+            self.client,
+            spec,
+            name=model.name,
+            version=model.version,
+            base_dir=base_dir,
+            artifact_root=self._artifact_root(),
         )
         tag_version(self.client, result)
         against = f"models:/{model.name}/{result.against_version}" if result.against_version else None
@@ -114,7 +123,7 @@ class Guards:
         return result
 
     def after_promote(self, model: ModelRef, *, rollout_id: str) -> str | None:
-        """Rebuild and log the promoted version's card; a failure is a warning, never a failed rollout."""
+        """Rebuild and log the promoted version's card; a failure is an audited warning, never a failed rollout."""
         from ml.model.card import build_card
         from ml.model.refs import VersionRef
         from ml.model.render import publish_card
@@ -123,16 +132,13 @@ class Guards:
             card = build_card(
                 self.client, VersionRef(model.name, version=model.version), audit_records=read_records(self.audit.path)
             )
-            uri = publish_card(self.client, card)
+            uri = publish_card(self.client, card, artifact_root=self._artifact_root())
         except Exception as exc:
             self.audit.record(
                 "card", rollout_id=rollout_id, endpoint=self.endpoint, outcome="warning",
                 message=f"could not refresh the model card of {model.uri}: {exc}", to=model.uri,
             )  # fmt: skip
             return None
-        self.audit.record(
-            "card", rollout_id=rollout_id, endpoint=self.endpoint, outcome="ok",
-            message=f"model card of {model.uri} refreshed: {uri}", to=model.uri,
-        )  # fmt: skip
+        # the promotion's own record stays the rollout's last; the card's place is the version's ml.card.uri tag
         self._event("card", f"model card logged on {model.uri}: {uri}", "ok")
         return uri

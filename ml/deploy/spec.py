@@ -24,6 +24,12 @@ Example::
     bake_time: 30s
     gates: {max_error_rate: 0.01, max_p95_latency_ms: 250, max_p99_latency_ms: 500, min_requests: 100}
     on_failure: rollback
+    validation:                  # judged before anything is created; see ml/validate/spec.py
+      data: ../data/breast_cancer_holdout.csv
+      target: target
+      task: classifier
+      metrics: [roc_auc]
+      compare: {against: champion, tolerance: 0.01}
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.contract.validation import YamlDocument, validate_document
+from ml.validate.spec import ValidationSpec
 
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>[0-9]+))$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
@@ -170,6 +177,9 @@ class RolloutSpec(_Model):
     before it rolls back; if it returns in time, the rollout goes on and the alias moves."""
     on_failure: Literal["rollback"] = "rollback"
     description: str | None = None
+    validation: ValidationSpec | None = None
+    """Offline evaluation that must pass before anything is created (`ml.validate.spec`); data paths
+    are relative to the spec file."""
 
     _source: str = "<string>"
 
@@ -212,6 +222,12 @@ class RolloutSpec(_Model):
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory relative paths in the spec (``validation.data``) are read from."""
+        source = Path(self._source)
+        return source.parent if self._source not in ("<string>", "") else Path.cwd()
 
     def traffic_steps(self) -> list[int]:
         """The new deployment's share of traffic at each step (the last is always 100)."""

@@ -83,18 +83,24 @@ def write_card(card: Card, directory: Path) -> tuple[Path, Path]:
     return markdown, page
 
 
-def publish_card(client: MlflowClient, card: Card) -> str:
+def publish_card(client: MlflowClient, card: Card, *, artifact_root: str | None = None) -> str:
     """Log the card (Markdown + HTML) as artifacts next to the version and tag the version with where.
 
     The artifacts go to the version's training run under ``model_card/v<version>/`` (the run the
     model came from); a version registered without a run gets a run in ``ml-model-cards``. The
     version's tags ``ml.card.uri`` and ``ml.card.updated_at`` say where the current card is.
+    ``artifact_root``: where a new ``ml-model-cards`` experiment keeps artifacts (a local stack).
     """
     version = client.get_model_version(card.name, card.version)
     run_id = version.run_id
     if not run_id:
         experiment = client.get_experiment_by_name(CARD_EXPERIMENT)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(CARD_EXPERIMENT)
+        location = f"{artifact_root.rstrip('/')}/mlflow/{CARD_EXPERIMENT}" if artifact_root else None
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else client.create_experiment(CARD_EXPERIMENT, artifact_location=location)
+        )
         run = client.create_run(experiment_id, run_name=f"{card.name}-v{card.version}-card")
         run_id = run.info.run_id
         client.set_terminated(run_id)

@@ -14,12 +14,22 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ml.contract import DeployPolicy, PlatformOutputs
 from ml.contract.errors import UserError
+from ml.deploy.audit import AuditTrail, read_records
+from ml.deploy.engine import RolloutEngine
+from ml.deploy.guards import RolloutRefusedError
+from ml.deploy.registry import Registry
+from ml.deploy.spec import RolloutSpec, parse_spec
+from ml.model.approvals import approve
+from ml.model.card import SECTIONS
+from ml.model.render import TAG_CARD_URI
 from ml.validate.evaluate import validate
 from ml.validate.record import TAG_PASSED, TAG_RUN, read_result, run_json, tag_version
 from ml.validate.spec import ValidationSpec
+from tests.deploy.memory_target import MemoryTarget
 from tests.model import fixtures
-from tests.model.helpers import Split, register_plain
+from tests.model.helpers import HOLDOUT, Split, register_plain
 
 home = fixtures.home
 outputs = fixtures.outputs
@@ -28,6 +38,15 @@ data = fixtures.data
 holdout = fixtures.holdout
 good_model = fixtures.good_model
 worse_model = fixtures.worse_model
+
+
+def run_json_text(client: Any, uri: str) -> str:
+    """The text of a ``runs:/<id>/<path>`` artifact, downloaded through ``client``."""
+    import tempfile
+
+    run_id, path = uri.removeprefix("runs:/").split("/", 1)
+    with tempfile.TemporaryDirectory() as scratch:
+        return Path(client.download_artifacts(run_id, path, scratch)).read_text()
 
 
 def _spec(holdout: Path, **extra: Any) -> ValidationSpec:
@@ -124,3 +143,112 @@ def test_spec_rejects_unknown_metrics_and_empty_checks(holdout: Path) -> None:
         _spec(holdout)
     with pytest.raises(ValidationError, match="either tolerance"):
         _spec(holdout, compare={"tolerance": 0.01, "min_improvement": 0.01})
+
+
+# --- the gate in the engine: refused before anything is created, on any target --------------------------
+
+
+class Rollouts:
+    """The engine on an in-memory target (no patching: a second implementation of the target interface)."""
+
+    def __init__(self, outputs: PlatformOutputs, client: Any, journal_dir: Path) -> None:
+        self.outputs = outputs
+        self.client = client
+        self.target = MemoryTarget(outputs)
+        self.audit = AuditTrail(outputs, client)
+        self.registry = Registry(client)
+        self.events: list[Any] = []
+        self.journal_dir = journal_dir
+
+    def engine(self) -> RolloutEngine:
+        return RolloutEngine(
+            self.outputs, self.target, registry=self.registry, audit=self.audit, journal_dir=self.journal_dir,
+            on_event=self.events.append, poll_interval=0.01, drain_seconds=0.0,
+        )  # fmt: skip
+
+    def spec(self, name: str, validation: str) -> RolloutSpec:
+        text = (
+            f"model: models:/{name}@challenger\nstrategy: {{type: canary, steps: [50, 100]}}\nbake_time: 0\n"
+            f"gates: {{min_requests: 10, max_wait: 0.2}}\nvalidation:\n{validation}"
+        )
+        return parse_spec(text, source=str(HOLDOUT.parent / "rollout.yaml"))
+
+    def records(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in read_records(self.audit.path) if f"models:/{name}/" in str(r.get("to"))]
+
+
+VS_CHAMPION = (
+    "  data: breast_cancer_holdout.csv\n  target: target\n  task: classifier\n  metrics: [roc_auc]\n"
+    "  compare: {against: champion, tolerance: 0.01}\n"
+)
+SLICE_GAP = (
+    "  data: breast_cancer_holdout.csv\n  target: target\n  task: classifier\n  metrics: [accuracy_score]\n"
+    "  slices: {column: radius_band, metric: accuracy_score, max_gap: 0.02}\n"
+)
+
+
+@pytest.fixture
+def rollouts(outputs: PlatformOutputs, client: Any, tmp_path: Path) -> Rollouts:
+    return Rollouts(outputs, client, tmp_path / "rollouts")
+
+
+def _assert_nothing_created(rollouts: Rollouts, name: str, aliases: dict[str, str]) -> None:
+    assert rollouts.target.deployments == {} and rollouts.target.history == []
+    assert "create_deployment" not in rollouts.target.calls
+    assert not [r for r in rollouts.records(name) if r["what"] in ("create", "start", "deploy.promoted")]
+    assert {alias: str(v) for alias, v in rollouts.client.get_registered_model(name).aliases.items()} == aliases
+    assert list(rollouts.journal_dir.glob("**/*.json")) == [] or all(
+        "phase" not in p.read_text() for p in rollouts.journal_dir.glob("**/*.json")
+    )
+
+
+def test_engine_refuses_a_challenger_worse_than_the_champion_before_anything_is_created(
+    rollouts: Rollouts, name: str, data: Split, good_model: Any, worse_model: Any
+) -> None:
+    champion = register_plain(rollouts.client, name, good_model, data, alias="champion")
+    challenger = register_plain(rollouts.client, name, worse_model, data, alias="challenger")
+
+    with pytest.raises(RolloutRefusedError, match=f"validation of models:/{name}/{challenger} failed: roc_auc"):
+        rollouts.engine().run(rollouts.spec(name, VS_CHAMPION))
+
+    _assert_nothing_created(rollouts, name, {"champion": champion, "challenger": challenger})
+    validated = [r for r in rollouts.records(name) if r["what"] == "validate"]
+    assert [r["outcome"] for r in validated] == ["fail"]
+    assert validated[0]["from"] == f"models:/{name}/{champion}"
+    assert set(validated[0]["validation"]["metrics"]) == {"challenger", "champion"}
+    assert rollouts.client.get_model_version(name, challenger).tags["ml.validation.passed"] == "false"
+    shown = [e for e in rollouts.events if e.kind == "validate" and e.outcome == "fail"]
+    assert shown and shown[0].gates["validation"]["passed"] is False
+
+
+def test_engine_refuses_a_slice_gap_over_the_limit(rollouts: Rollouts, name: str, data: Split, good_model: Any) -> None:
+    challenger = register_plain(rollouts.client, name, good_model, data, alias="challenger")
+    with pytest.raises(RolloutRefusedError, match=r"accuracy_score gap 0\.0[0-9]+ between radius_band="):
+        rollouts.engine().run(rollouts.spec(name, SLICE_GAP))
+    _assert_nothing_created(rollouts, name, {"challenger": challenger})
+
+
+def test_prod_refuses_an_unapproved_version_then_promotes_it_with_a_fresh_card_once_approved(
+    outputs: PlatformOutputs, client: Any, tmp_path: Path, name: str, data: Split, good_model: Any
+) -> None:
+    prod = outputs.model_copy(update={"deploy": DeployPolicy(require_approval=True)})
+    rollouts = Rollouts(prod, client, tmp_path / "rollouts")
+    version = register_plain(client, name, good_model, data, alias="challenger")
+    thresholds = "  data: breast_cancer_holdout.csv\n  target: target\n  task: classifier\n  metrics: [roc_auc]\n"
+    spec = rollouts.spec(name, thresholds + "  thresholds: {roc_auc: 0.95}\n")
+
+    with pytest.raises(RolloutRefusedError) as refused:
+        rollouts.engine().run(spec)
+    assert f"ml model approve {name} {version} --stack local --reason" in str(refused.value)
+    _assert_nothing_created(rollouts, name, {"challenger": version})
+    assert [r["what"] for r in rollouts.records(name)] == ["approval.missing"]
+
+    approve(client, name, version, reason="hold-out AUC above 0.95", by="ana")
+    result = rollouts.engine().run(spec)
+    assert result.outcome == "promoted", result.message
+    tags = client.get_model_version(name, version).tags
+    assert tags["ml.validation.passed"] == "true"
+    card = run_json_text(client, tags[TAG_CARD_URI])
+    for title in SECTIONS:
+        assert f"## {title}" in card
+    assert "deploy.promoted" in card and "ana" in card and "PASS on breast_cancer_holdout.csv" in card
