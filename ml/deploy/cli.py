@@ -85,6 +85,31 @@ def _print_event(event: RolloutEvent) -> None:
     stamp = dt.datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
     style = _STYLE.get(event.outcome, "white")
     console.print(f"[dim]{stamp}[/] [{style}]{event.kind:>8}[/] {event.message}", highlight=False)
+    if event.kind == "validate" and event.gates and "validation" in event.gates:
+        console.print(validation_table(event.gates["validation"]))
+
+
+def validation_table(result: dict[str, Any]) -> Table:
+    """The offline validation: each check with both models' numbers and why it passed or failed."""
+    verdict = "[green]pass[/]" if result.get("passed") else "[red]fail[/]"
+    table = Table(
+        title=f"validation of {result['model']} v{result['version']} on {result['data']} ({result['rows']} rows): "
+        f"{verdict}",
+        title_justify="left",
+    )
+    for column in ("check", "result", "why"):
+        table.add_column(column, overflow="fold")
+    for check in result.get("checks", []):
+        table.add_row(check["name"], "[green]pass[/]" if check["passed"] else "[red]fail[/]", check["detail"])
+    for role, values in (result.get("metrics") or {}).items():
+        table.add_row(
+            f"metrics: {role}", "", ", ".join(f"{k} {v:.4f}" for k, v in sorted(values.items()) if v is not None)
+        )
+    slices = result.get("slices") or {}
+    for role in [key for key, value in slices.items() if isinstance(value, dict)]:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(slices[role].items()) if v is not None)
+        table.add_row(f"{slices['metric']} by {slices['column']}: {role}", "", shown)
+    return table
 
 
 def _gate_table(result: RolloutResult) -> Table:
