@@ -1,21 +1,22 @@
-"""Does bayesian sampling + early termination reach the same AUC with less compute than random search?
+"""Does TPE + early termination reach random search's best with less compute and less wall time?
 
-Runs the example sweep (examples/sweeps/breast_cancer.yaml: gradient boosting on the breast-cancer
-data, 10 steps of 20 trees) through the real local backend (trial processes, MLflow in a temporary
-SQLite store), twice per seed with the same trial budget:
+Two tasks, each a real example spec run through the real local backend (warm trial starts, trial
+processes, MLflow in a temporary SQLite store), once per arm and seed with the same trial budget:
 
-- ``bayesian+median``: TPE sampling with the example's early termination (median stopping, delay 3);
-- ``bayesian+bandit``: TPE sampling with a bandit policy (slack_factor 0.01, delay 3): a trial is
-  stopped when its AUC at a step is below the best AUC at that step / 1.01;
-- ``random``: random sampling, no early termination.
+- ``classifier``: examples/sweeps/breast_cancer.yaml (gradient boosting, validation AUC, maximise);
+- ``regression``: examples/sweeps/diabetes.yaml (gradient boosting, validation RMSE, minimise).
 
-It prints, per run and as a mean over seeds, the best validation AUC and the compute the trials
-used: training steps (each step = 20 trees) summed over trials, fit seconds (time inside
-`fit`, as the script reports it) summed over trials, and trial seconds (process wall time, which
-also counts each process's Python imports, several seconds on a loaded machine). Trials skip the MLflow model logging
-(`--no-model`), which is the same for both arms and not what is compared.
+Arms: ``bayesian+hyperband`` (TPE with Optuna's HyperbandPruner, min_resource 1, reduction 3),
+``bayesian+median`` (TPE with median stopping, delay 3) and ``random`` (no early termination).
+Each step is 20 trees; "steps" sums them over trials (the compute used), "fit s" sums the time inside
+``fit``, "trial s" the trials' process wall time, "wall s" the sweep's. Trials skip the model logging
+(``--no-model``), the same in every arm.
 
-    uv run python bench/sweep_efficiency.py [--trials 16] [--seeds 0 1 2] [--concurrency 2]
+First it measures trial start-up: 8 trivial trials (import scikit-learn, report once) at 2 at once,
+with and without the warm launcher: sweep wall per trial and the median seconds from a trial's
+start to its first report.
+
+    uv run python bench/sweep_efficiency.py [--trials 12] [--seeds 0 1 2 3 4] [--concurrency 2]
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ from ml.sweep.spec import SweepSpec, parse_spec
 from ml.tracking import use_tracking
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "sweeps" / "breast_cancer.yaml"
+TASKS = {
+    "classifier": REPO / "examples" / "sweeps" / "breast_cancer.yaml",
+    "regression": REPO / "examples" / "sweeps" / "diabetes.yaml",
+}
+ARMS = ("bayesian+hyperband", "bayesian+median", "random")
+TRIVIAL = "import sklearn.ensemble  # noqa: F401\nfrom ml.sweep import trial\n\ntrial.report(1, score=0.5)\n"
 
 
 @dataclass(frozen=True)
 class Outcome:
+    task: str
     arm: str
     seed: int
-    best_auc: float
+    best: float
     completed: int
     pruned: int
     failed: int
@@ -55,27 +62,31 @@ class Outcome:
     wall_seconds: float
 
 
-def spec_for(arm: str, seed: int, trials: int, concurrency: int) -> SweepSpec:
-    """The example spec for one arm: same trial budget, the arm's sampling and early termination."""
-    document = yaml.safe_load(EXAMPLE.read_text())
-    document["name"] = f"bench-{arm.replace('+', '-')}-{seed}"
-    document["experiment"] = "sweep-efficiency-bench"
+def spec_for(task: str, arm: str, seed: int, trials: int, concurrency: int) -> SweepSpec:
+    """The task's spec for one arm: same trial budget, the arm's sampling and early termination."""
+    example = TASKS[task]
+    document = yaml.safe_load(example.read_text())
+    document["name"] = f"bench-{task[:3]}-{arm.replace('+', '-')}-{seed}"
+    document["experiment"] = f"sweep-efficiency-{task}"
     document["command"] = document["command"] + " --no-model"
-    document["limits"].update(max_total_trials=trials, max_concurrent_trials=concurrency)
+    document["limits"].update(max_total_trials=trials, max_concurrent_trials=concurrency, max_failed_trials=trials)
     document.pop("cost", None)
-    if arm == "random":
-        document["sampling"] = {"algorithm": "random", "seed": seed}
-        document.pop("early_termination", None)
-    else:
-        document["sampling"] = {"algorithm": "bayesian", "seed": seed}
-    if arm == "bayesian+bandit":
-        document["early_termination"] = {"policy": "bandit", "slack_factor": 0.01, "delay_evaluation": 3}
-    return parse_spec(yaml.safe_dump(document), source=f"{arm} seed {seed}", base_dir=EXAMPLE.parent, check_paths=True)
+    document["sampling"] = {"algorithm": "random" if arm == "random" else "bayesian", "seed": seed}
+    policies = {
+        "bayesian+hyperband": {"policy": "hyperband", "min_resource": 1, "max_resource": 10, "reduction_factor": 3},
+        "bayesian+median": {"policy": "median_stopping", "delay_evaluation": 3},
+    }
+    document["early_termination"] = policies.get(arm)
+    if document["early_termination"] is None:
+        document.pop("early_termination")
+    return parse_spec(
+        yaml.safe_dump(document), source=f"{task} {arm} {seed}", base_dir=example.parent, check_paths=True
+    )
 
 
-def run_arm(arm: str, seed: int, trials: int, concurrency: int) -> Outcome:
+def run_arm(task: str, arm: str, seed: int, trials: int, concurrency: int) -> Outcome:
     outputs = resolve_outputs("local")
-    spec = spec_for(arm, seed, trials, concurrency)
+    spec = spec_for(task, arm, seed, trials, concurrency)
     started = time.perf_counter()
     run = LocalSweepBackend().submit(spec, outputs)
     wall = time.perf_counter() - started
@@ -84,9 +95,10 @@ def run_arm(arm: str, seed: int, trials: int, concurrency: int) -> Outcome:
     _, results = read_status(client, run.sweep_id)
     fit = [client.get_run(r.run_id).data.metrics.get("train_seconds", 0.0) for r in results if r.run_id]
     return Outcome(
+        task=task,
         arm=arm,
         seed=seed,
-        best_auc=status.best.value if status.best and status.best.value is not None else float("nan"),
+        best=status.best.value if status.best and status.best.value is not None else float("nan"),
         completed=status.completed,
         pruned=status.pruned,
         failed=status.failed,
@@ -97,11 +109,48 @@ def run_arm(arm: str, seed: int, trials: int, concurrency: int) -> Outcome:
     )
 
 
-ARMS = ("bayesian+median", "bayesian+bandit", "random")
+def startup(concurrency: int) -> None:
+    """8 trivial trials, warm and cold: sweep wall per trial and median start-to-first-report."""
+    code = Path(tempfile.mkdtemp(prefix="trivial-trial-"))
+    (code / "trivial.py").write_text(TRIVIAL)
+    outputs = resolve_outputs("local")
+    for warm in ("1", "0"):
+        os.environ["ML_SWEEP_WARM_START"] = warm
+        spec = parse_spec(
+            f"""
+name: trivial-{"warm" if warm == "1" else "cold"}
+experiment: sweep-startup
+code: {code}
+command: python trivial.py --x ${{{{search_space.x}}}}
+environment: {{pip: ["scikit-learn>=1.6", "mlflow>=3.1", "skops>=0.10"]}}
+search_space: {{x: {{type: uniform, min_value: 0, max_value: 1}}}}
+objective: {{metric: score, goal: maximize}}
+sampling: random
+limits: {{max_total_trials: 8, max_concurrent_trials: {concurrency}, trial_timeout: 5m}}
+""",
+            source="trivial",
+            check_paths=True,
+        )
+        started = time.perf_counter()
+        run = LocalSweepBackend().submit(spec, outputs)
+        wall = time.perf_counter() - started
+        _, results = read_status(use_tracking(outputs), run.sweep_id)
+        starts = sorted(r.start_seconds for r in results if r.start_seconds is not None)
+        warmup = max(starts[:concurrency]) if warm == "1" else 0.0
+        print(
+            f"{'warm' if warm == '1' else 'cold'}: 8 trivial trials, {concurrency} at once: wall {wall:.1f} s = "
+            f"{wall / 8:.2f} s per trial ({(wall - warmup) / 8:.2f} s after the launcher's one-off preload of "
+            f"{warmup:.1f} s); start to first report median {statistics.median(starts):.3f} s "
+            f"(all: {', '.join(f'{s:.2f}' for s in starts)})"
+        )
+    os.environ.pop("ML_SWEEP_WARM_START", None)
+
+
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("arm", -16),
+    ("task", -10),
+    ("arm", -18),
     ("seed", 4),
-    ("best AUC", 9),
+    ("best", 9),
     ("done", 5),
     ("pruned", 6),
     ("failed", 6),
@@ -110,11 +159,9 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("trial s", 8),
     ("wall s", 7),
 )
-"""Column names and widths (negative: left-aligned)."""
 
 
 def row(values: tuple[object, ...]) -> str:
-    """One table row, aligned like the header."""
     cells = []
     for value, (_, width) in zip(values, COLUMNS, strict=True):
         text = (f"{value:.4f}" if width == 9 else f"{value:.1f}") if isinstance(value, float) else str(value)
@@ -122,52 +169,63 @@ def row(values: tuple[object, ...]) -> str:
     return " ".join(cells)
 
 
+def summary(task: str, outcomes: list[Outcome]) -> None:
+    random = [o for o in outcomes if o.task == task and o.arm == "random"]
+    base_best = statistics.mean(o.best for o in random)
+    base_steps = statistics.mean(o.steps for o in random)
+    base_wall = statistics.mean(o.wall_seconds for o in random)
+    for arm in ARMS:
+        mine = [o for o in outcomes if o.task == task and o.arm == arm]
+        if not mine:
+            continue
+        bests = [o.best for o in mine]
+        spread = statistics.stdev(bests) if len(bests) > 1 else 0.0
+        best, steps = statistics.mean(bests), statistics.mean(o.steps for o in mine)
+        wall = statistics.mean(o.wall_seconds for o in mine)
+        gap = best - base_best if task == "classifier" else (best - base_best) / base_best * 100
+        unit = "AUC" if task == "classifier" else "% RMSE"
+        print(
+            f"{task:<10} {arm:<18} best {best:.4f} ± {spread:.4f} ({gap:+.4f} {unit} vs random), "
+            f"steps {steps:.1f} ({steps / base_steps:.0%} of random), fit s "
+            f"{statistics.mean(o.fit_seconds for o in mine):.1f}, trial s "
+            f"{statistics.mean(o.trial_seconds for o in mine):.1f}, wall s {wall:.1f} "
+            f"({wall / base_wall:.0%} of random)"
+        )
+
+
+def timings(o: Outcome) -> tuple[float, float, float]:
+    return o.fit_seconds, o.trial_seconds, o.wall_seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args()
     home = os.environ.setdefault("ML_PLATFORM_HOME", tempfile.mkdtemp(prefix="sweep-bench-"))
     print(f"platform home: {home}; {args.trials} trials per sweep, {args.concurrency} at once")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}")
+    if not args.skip_startup:
+        startup(args.concurrency)
     print(row(tuple(name for name, _ in COLUMNS)))
-
     outcomes: list[Outcome] = []
-    for seed in args.seeds:
-        for arm in ARMS:
-            o = run_arm(arm, seed, args.trials, args.concurrency)
-            outcomes.append(o)
-            print(
-                row(
-                    (
-                        arm,
-                        seed,
-                        o.best_auc,
-                        o.completed,
-                        o.pruned,
-                        o.failed,
-                        o.steps,
-                        o.fit_seconds,
-                        o.trial_seconds,
-                        o.wall_seconds,
-                    )
+    for task in args.tasks:
+        for seed in args.seeds:
+            for arm in args.arms:
+                o = run_arm(task, arm, seed, args.trials, args.concurrency)
+                outcomes.append(o)
+                print(
+                    row((task, arm, seed, o.best, o.completed, o.pruned, o.failed, o.steps, *timings(o))),
+                    flush=True,
                 )
-            )
-
-    print(f"\nmean over seeds {args.seeds}")
-    for arm in ARMS:
-        mine = [o for o in outcomes if o.arm == arm]
-        aucs = [o.best_auc for o in mine]
-        spread = statistics.stdev(aucs) if len(aucs) > 1 else 0.0
-        steps = statistics.mean(o.steps for o in mine)
-        fit = statistics.mean(o.fit_seconds for o in mine)
-        seconds = statistics.mean(o.trial_seconds for o in mine)
-        wall = statistics.mean(o.wall_seconds for o in mine)
-        print(
-            f"{arm:<16} best AUC {statistics.mean(aucs):.4f} ± {spread:.4f}, steps {steps:.1f}, fit seconds {fit:.1f}, "
-            f"trial seconds {seconds:.1f}, wall seconds {wall:.1f}"
-        )
+    print(f"\nmeans over seeds {args.seeds}; load average now {os.getloadavg()[0]:.2f}")
+    for task in args.tasks:
+        if "random" in args.arms:
+            summary(task, outcomes)
 
 
 if __name__ == "__main__":

@@ -69,11 +69,35 @@ def render_status(status: SweepStatus, *, title: str | None = None) -> Group:
         lines.append(line)
     else:
         lines.append(Text("best so far: none yet"))
-    if status.cost is not None:
-        lines.append(Text(f"measured cost: {status.cost:.2f} {status.currency}"))
+    lines.append(Text(usage_line(status)))
     if status.message:
         lines.append(Text(status.message))
+    for failure in status.failures:
+        line = Text(f"trial {failure.trial_id} failed: ", style="red")
+        line.append(failure.error or "no error line recorded")
+        if failure.log:
+            line.append(f" (log: {failure.log})", style="dim")
+        lines.append(line)
     return Group(*lines)
+
+
+def usage_line(status: SweepStatus) -> str:
+    """Instance-hours and cost measured against the estimate before submit, and mean utilisation."""
+    parts = []
+    if status.instance_hours is not None:
+        hours = f"{status.instance_hours:.3f} instance-hours"
+        if status.estimated_instance_hours is not None:
+            hours += f" (worst case {status.estimated_instance_hours:.2f})"
+        parts.append(hours)
+    if status.cost is not None:
+        cost = f"measured cost {status.cost:.2f} {status.currency}"
+        if status.estimated_cost is not None:
+            cost += f" against {status.estimated_cost:.2f} estimated"
+        parts.append(cost)
+    parts.append(
+        f"mean CPU {status.utilization:.0f}%" if status.utilization is not None else "utilisation not measured"
+    )
+    return "; ".join(parts)
 
 
 def _short(value: Any) -> str:
@@ -91,6 +115,9 @@ def run(
     stack: str = _STACK,
     outputs_file: Path | None = _OUTPUTS,
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and estimate the cost; submit nothing"),
+    check: bool = typer.Option(
+        False, "--check", help="Also run one trial here to its first report and verify the objective metric's name"
+    ),
 ) -> None:
     """Validate the spec, check the worst-case cost, run the sweep on the stack's backend."""
     console = Console()
@@ -99,6 +126,18 @@ def run(
     backend = backend_for(outputs)
     cost = backend.admit(sweep_spec, outputs)  # the check, the compute and the cost cap, each once
     console.print(f"[dim]cost: {cost.describe()}[/]", highlight=False)
+    if check:
+        from ml.sweep.backends._local_check import check_trial
+
+        first = check_trial(sweep_spec)
+        reported = ", ".join(f"{name}={value:.4g}" for name, value in first.metrics.items())
+        console.print(
+            f"check: one trial reported '{sweep_spec.objective.metric}' at step {first.step} after "
+            f"{first.seconds:.1f} s ({reported}); log: {first.log}",
+            highlight=False,
+        )
+        console.print(f"check passed: sweep '{sweep_spec.name}' not submitted (run without --check to submit)")
+        return
     if dry_run:
         console.print(f"dry run: sweep '{sweep_spec.name}' is valid for backend '{backend.name}'; nothing submitted")
         return

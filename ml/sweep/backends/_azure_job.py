@@ -15,7 +15,7 @@ Mapping (details and reasons in docs/sweeps-cloud.md):
 - sampling random/grid/bayesian -> ``RandomSamplingAlgorithm(seed)`` / ``Grid`` / ``Bayesian``;
 - early termination bandit/median_stopping/truncation_selection -> the Azure policy of the same
   name and fields, in one table (`azure_policy`; the local pruners implement Azure's documented
-  semantics);
+  semantics); hyperband is refused (Azure has none), naming truncation_selection as the closest;
 - limits -> ``SweepJobLimits`` (max total/concurrent trials, timeout, trial timeout);
 - compute = ``outputs.training.name`` (the stack's AmlCompute), experiment = the spec's, MLflow
   tracking through the workspace (Azure sets ``MLFLOW_TRACKING_URI``/``MLFLOW_RUN_ID`` in the job;
@@ -44,7 +44,7 @@ from typing import Any
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-from ml.sweep.backends._cloud_staging import requirements_for
+from ml.sweep.backends._cloud_staging import requirements_for, trial_environment
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,
     TAG_MODEL_NAME,
@@ -59,6 +59,7 @@ from ml.sweep.spec import (
     DEFAULT_CHECKPOINT_ENV,
     Choice,
     EarlyTermination,
+    HyperbandPolicy,
     LogUniform,
     Normal,
     PolicyName,
@@ -80,6 +81,7 @@ MAX_EXPANDED_CHOICE = 1000
 TAG_COST_ESTIMATE = "ml.cost.worst_case"
 TAG_COST_CURRENCY = "ml.cost.currency"
 TAG_EXPERIMENT = "ml.sweep.experiment"
+TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,9 @@ def incompatibilities(spec: SweepSpec, outputs: PlatformOutputs) -> list[str]:
     """Every reason Azure ML cannot run ``spec`` on this stack, each naming the spec key."""
     problems: list[str] = []
     algorithm = spec.sampling.algorithm
-    if algorithm == "bayesian" and spec.early_termination is not None:
+    if isinstance(spec.early_termination, HyperbandPolicy):
+        problems.append(hyperband_refusal(spec.early_termination))
+    elif algorithm == "bayesian" and spec.early_termination is not None:
         problems.append(
             f"early_termination ({spec.early_termination.policy}) cannot be combined with sampling: bayesian on "
             f"Azure ML (its Bayesian sampling supports no early-termination policy); remove early_termination "
@@ -146,6 +150,18 @@ def incompatibilities(spec: SweepSpec, outputs: PlatformOutputs) -> list[str]:
             f"stack's cluster '{training.name}'; a trial could never start"
         )
     return problems
+
+
+def hyperband_refusal(policy: HyperbandPolicy) -> str:
+    """Why Azure ML cannot run Hyperband, and the policy closest to it (truncation selection)."""
+    keep = round(100 / policy.reduction_factor)
+    return (
+        f"early_termination: hyperband has no Azure ML policy (Azure offers bandit, median_stopping and "
+        f"truncation_selection); the closest is truncation_selection, which like Hyperband's successive halving "
+        f"stops the worst trials at each evaluation: policy: truncation_selection, truncation_percentage: "
+        f"{100 - keep}, evaluation_interval: {policy.min_resource} (keeps about 1 in {policy.reduction_factor} as "
+        f"hyperband's reduction_factor does), with sampling: random"
+    )
 
 
 def refuse_incompatible(spec: SweepSpec, outputs: PlatformOutputs) -> None:
@@ -218,8 +234,13 @@ def azure_policy(policy: EarlyTermination | None) -> Any:
         "bandit": aml.BanditPolicy,
         "median_stopping": aml.MedianStoppingPolicy,
         "truncation_selection": aml.TruncationSelectionPolicy,
+        "hyperband": _refuse_hyperband,
     }
     return policies[policy.policy](**policy.parameters())
+
+
+def _refuse_hyperband(**parameters: Any) -> Any:
+    raise UserError(hyperband_refusal(HyperbandPolicy(policy="hyperband", **parameters)))
 
 
 def _environment(spec: SweepSpec) -> tuple[Any, list[str]]:
@@ -285,6 +306,8 @@ def build_sweep_job(
     run_command = spec.command
     outputs_spec: dict[str, Any] = {}
     environment_variables = {
+        **trial_environment(spec),
+        "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING": "true",
         "ML_TRIAL_MLFLOW_METRICS": "1",
         "ML_SWEEP_ID": name,
         "ML_SWEEP_NAME": spec.name,
@@ -310,6 +333,7 @@ def build_sweep_job(
     commit = git_commit(spec.code_dir()) if spec.code_dir().exists() else None
     if commit:
         tags[TAG_GIT_COMMIT] = commit
+    tags[TAG_MAX_FAILED] = str(spec.failure_limit())
     if cost_estimate is not None:
         tags[TAG_COST_ESTIMATE] = f"{cost_estimate:.2f}"
         tags[TAG_COST_CURRENCY] = currency

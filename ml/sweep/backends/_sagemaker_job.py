@@ -19,6 +19,7 @@ from ml import aws
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep import trial
+from ml.sweep.backends._cloud_staging import trial_environment
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,
     TAG_MODEL_NAME,
@@ -32,6 +33,7 @@ from ml.sweep.compute import ComputeChoice, resolve_compute
 from ml.sweep.spec import (
     Choice,
     EarlyTermination,
+    HyperbandPolicy,
     LogUniform,
     Normal,
     PolicyName,
@@ -70,10 +72,17 @@ EARLY_STOPPING: dict[PolicyName, tuple[str, str]] = {
     ),
     "bandit": ("Auto", _SUBSTITUTED.format(policy="bandit")),
     "truncation_selection": ("Auto", _SUBSTITUTED.format(policy="truncation_selection")),
+    "hyperband": (
+        "Off",
+        "early_termination: hyperband runs as SageMaker's Hyperband strategy, which replaces sampling.algorithm "
+        "and stops trials itself (MinResource/MaxResource = min_resource/max_resource reported steps; "
+        "reduction_factor is SageMaker's own); training-job early stopping is Off, as SageMaker requires",
+    ),
 }
 """The SageMaker translation of each early-termination policy: ``TrainingJobEarlyStoppingType`` and what
-it does not express. Hyperband is not used: it replaces the sampling strategy and needs resource settings
-the spec does not have."""
+it does not express. ``hyperband`` is the one policy that is a strategy on SageMaker (`strategy`)."""
+HYPERBAND_STRATEGY = "Hyperband"
+TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 
 
 # --- names and values ----------------------------------------------------------------------------
@@ -141,6 +150,18 @@ def incompatibilities(spec: SweepSpec, outputs: PlatformOutputs, compute: Comput
             problems.append(
                 f"the spot max wait ({wait}s, from the stack's trainingCluster.maxWaitHours) is shorter than "
                 f"limits.trial_timeout ({spec.limits.trial_timeout}s); set spot.max_wait >= the trial timeout"
+            )
+    policy = spec.early_termination
+    if isinstance(policy, HyperbandPolicy):
+        if policy.max_resource is None:
+            problems.append(
+                "early_termination.max_resource is required for hyperband on SageMaker (its Hyperband strategy "
+                "needs MaxResource: the last step a trial reports)"
+            )
+        if grid:
+            problems.append(
+                "early_termination: hyperband cannot be combined with sampling: grid on SageMaker (Hyperband is "
+                "a strategy of its own there); use sampling: random or bayesian"
             )
     if spec.limits.timeout is not None and spec.limits.timeout < 120:
         problems.append(
@@ -288,7 +309,7 @@ def tuning_job_request(
     if compute is None:
         compute = resolve_compute(spec, outputs)
         refuse_incompatible(spec, outputs, compute)
-    strategy = {"random": "Random", "grid": "Grid", "bayesian": "Bayesian"}[spec.sampling.algorithm]
+    strategy, strategy_config = _strategy(spec)
     limits: dict[str, Any] = {"MaxParallelTrainingJobs": spec.limits.max_concurrent_trials}
     limits["MaxNumberOfTrainingJobs"] = spec.trial_budget()
     if spec.limits.timeout is not None:
@@ -303,6 +324,8 @@ def tuning_job_request(
         "ParameterRanges": parameter_ranges(spec),
         "TrainingJobEarlyStoppingType": early_stopping(spec.early_termination)[0],
     }
+    if strategy_config:
+        config["StrategyConfig"] = strategy_config
     if spec.sampling.seed is not None:
         config["RandomSeed"] = spec.sampling.seed
     static = {
@@ -322,6 +345,8 @@ def tuning_job_request(
     if workspace.kms_key_arn:
         output_config["KmsKeyId"] = workspace.kms_key_arn
     environment = {
+        **trial_environment(spec),
+        "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING": "true",
         "ML_TRIAL_MLFLOW_METRICS": "1",
         "ML_SWEEP_ID": name,
         "ML_SWEEP_NAME": spec.name,
@@ -372,8 +397,20 @@ def tuning_job_request(
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": config,
         "TrainingJobDefinition": definition,
-        "Tags": tags_for(spec, outputs, name, cost=cost_estimate),
+        "Tags": [
+            *tags_for(spec, outputs, name, cost=cost_estimate),
+            {"Key": TAG_MAX_FAILED, "Value": str(spec.failure_limit())},
+        ],
     }
+
+
+def _strategy(spec: SweepSpec) -> tuple[str, dict[str, Any] | None]:
+    """SageMaker's strategy: the sampling algorithm's, or Hyperband (with its resources) for that policy."""
+    policy = spec.early_termination
+    if isinstance(policy, HyperbandPolicy):
+        resources = {"MinResource": policy.min_resource, "MaxResource": policy.max_resource}
+        return HYPERBAND_STRATEGY, {"HyperbandStrategyConfig": resources}
+    return {"random": "Random", "grid": "Grid", "bayesian": "Bayesian"}[spec.sampling.algorithm], None
 
 
 def default_image(region: str, instance_type: str) -> str:

@@ -16,7 +16,13 @@ from ml.aws import error_parts, user_error
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.cost.prices import price_for
-from ml.sweep.backends._sagemaker_job import BACKEND, QUANTIZE_HYPERPARAMETER, TAG_EXPERIMENT
+from ml.sweep.backends._sagemaker_job import (
+    BACKEND,
+    QUANTIZE_HYPERPARAMETER,
+    TAG_COST_ESTIMATE,
+    TAG_EXPERIMENT,
+    TAG_MAX_FAILED,
+)
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,
     TAG_MODEL_NAME,
@@ -102,7 +108,7 @@ def status_from(
         for summary in summaries:
             state = _trial_state(summary.get("TrainingJobStatus"), early_stopping=early_stopping, parent=job_status)
             counts[state] += 1
-            trials.append(_trial(summary, state, objective, quantize, instance, spot))
+            trials.append(_trial(summary, state, objective, quantize, instance, spot, client=client))
         best = _pick(trials, objective["Type"])
     else:
         counters = description.get("TrainingJobStatusCounters", {})
@@ -120,6 +126,12 @@ def status_from(
     limits = config.get("ResourceLimits", {})
     tags = _tags(client, description)
     measured = [t.cost for t in trials if t.cost is not None]
+    failures = tuple(t for t in trials if t.state is TrialState.FAILED)
+    if summaries is None and counts[TrialState.FAILED]:
+        reason = description.get("FailureReason")
+        failures = (TrialResult("(not listed)", TrialState.FAILED, {}, objective["MetricName"], error=reason),)
+    estimate = tags.get(TAG_COST_ESTIMATE)
+    max_failed = tags.get(TAG_MAX_FAILED)
     return SweepStatus(
         sweep_id=sweep_id,
         backend=BACKEND,
@@ -137,6 +149,10 @@ def status_from(
         model_name=tags.get(TAG_MODEL_NAME),
         experiment=tags.get(TAG_EXPERIMENT),
         git_commit=tags.get(TAG_GIT_COMMIT),
+        estimated_cost=float(estimate) if estimate else None,
+        instance_hours=sum(t.seconds or 0.0 for t in trials) * int(instance.get("InstanceCount", 1)) / 3600,
+        failures=failures,
+        max_failed_trials=int(max_failed) if max_failed else None,
     )
 
 
@@ -147,9 +163,13 @@ def _trial(
     quantize: dict[str, float],
     instance: dict[str, Any],
     spot: bool,
+    *,
+    client: Any = None,
 ) -> TrialResult:
     final = summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
-    seconds = _seconds(summary)
+    seconds = _billable_seconds(client, summary) if client is not None else None
+    seconds = seconds if seconds is not None else _seconds(summary)
+    failed = state is TrialState.FAILED
     cost = None
     if seconds is not None and instance.get("InstanceType"):
         try:
@@ -167,7 +187,26 @@ def _trial(
         value=float(final["Value"]) if "Value" in final else None,
         seconds=seconds,
         cost=cost,
+        error=summary.get("FailureReason") if failed else None,
+        log=_log_url(str(summary.get("TrainingJobName"))) if failed else None,
     )
+
+
+def _billable_seconds(client: Any, summary: dict[str, Any]) -> float | None:
+    """``BillableTimeInSeconds`` of a finished training job (what SageMaker bills; spot-discounted time)."""
+    if not summary.get("TrainingEndTime"):
+        return None
+    try:
+        described = client.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+    except Exception:  # the wall time from the summary stands in
+        return None
+    billable = described.get("BillableTimeInSeconds")
+    return float(billable) if billable is not None else None
+
+
+def _log_url(job: str) -> str:
+    """Where a training job's output is: its CloudWatch log streams (group /aws/sagemaker/TrainingJobs)."""
+    return f"CloudWatch /aws/sagemaker/TrainingJobs, streams {job}/*"
 
 
 def with_mlflow_run(outputs: PlatformOutputs, status: SweepStatus, best: TrialResult) -> TrialResult:

@@ -4,7 +4,9 @@ Why two halves: the translation (`ml.sweep.backends._azure_job`: spec + stack ou
 azure-ai-ml ``Sweep`` node, no network; its docstring has the mapping) is asserted offline;
 `AzureSweepBackend` only adds the I/O: it stages the code (with the `ml.sweep.trial` helper), submits
 through an `MLClient` built from ``outputs.azure`` and `DefaultAzureCredential`, and reads status and
-the best trial back from the job and its children.
+the best trial back from the job and its children. Azure ML has no limit on failed trials, so
+`status` cancels a sweep job once ``limits.max_failed_trials`` of its trials failed; instance-hours
+are its finished trials' durations in run history (creation to last update).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,9 @@ from ml.contract import AzureWorkspaceRef, PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep.backends._azure_job import (
     BACKEND,
+    TAG_COST_ESTIMATE,
     TAG_EXPERIMENT,
+    TAG_MAX_FAILED,
     AzureSweepPlan,
     build_sweep_job,
     refuse_incompatible,
@@ -102,6 +107,20 @@ def _params(child: Any) -> dict[str, Any]:
             if isinstance(parsed, dict):
                 return {re.sub(r"^--", "", str(k)): v for k, v in parsed.items()}
     return {}
+
+
+def _duration(child: Any) -> float:
+    """A finished trial's seconds from creation to its last update (run history's times; queueing included)."""
+    if getattr(child, "status", None) not in ("Completed", "Failed", "Canceled"):
+        return 0.0
+    context = getattr(child, "creation_context", None)
+    start, end = getattr(context, "created_at", None), getattr(context, "last_modified_at", None)
+    if start is None or end is None:
+        return 0.0
+    try:
+        return max(0.0, (end - start).total_seconds())
+    except TypeError:
+        return 0.0
 
 
 def _float(value: Any) -> float | None:
@@ -198,7 +217,8 @@ class AzureSweepBackend(SweepBackend):
         message = None
         if not children and _sweep_state(parent_status) is not SweepState.PENDING:
             message = "Azure ML reports no trial runs for this sweep yet"
-        return SweepStatus(
+        estimate, limit = tags.get(TAG_COST_ESTIMATE), tags.get(TAG_MAX_FAILED)
+        status = SweepStatus(
             sweep_id=sweep_id,
             backend=BACKEND,
             state=_sweep_state(parent_status),
@@ -215,6 +235,38 @@ class AzureSweepBackend(SweepBackend):
             model_name=tags.get(TAG_MODEL_NAME),
             experiment=tags.get(TAG_EXPERIMENT) or getattr(job, "experiment_name", None),
             git_commit=tags.get(TAG_GIT_COMMIT),
+            estimated_cost=float(estimate) if estimate else None,
+            instance_hours=sum(_duration(child) for child in children) / 3600,
+            failures=tuple(
+                self._failure(job, child) for child in children if getattr(child, "status", None) == "Failed"
+            ),
+            max_failed_trials=int(limit) if limit else None,
+        )
+        return self._stop_if_failing(outputs, status)
+
+    def _stop_if_failing(self, outputs: PlatformOutputs, status: SweepStatus) -> SweepStatus:
+        """Azure ML has no failed-trial limit: `ml` cancels a sweep job that reached ``max_failed_trials``."""
+        limit = status.max_failed_trials
+        if limit is None or status.failed < limit or status.state is not SweepState.RUNNING:
+            return status
+        workspace = workspace_of(outputs, needed_for=NEEDED_FOR)
+        with azure_errors(f"cancel sweep '{status.sweep_id}' after {status.failed} failed trials", workspace):
+            self._client_factory(workspace).jobs.begin_cancel(status.sweep_id)
+        message = (
+            f"sweep job cancelled by ml: {status.failed} trials failed (limits.max_failed_trials = {limit}); "
+            f"fix the error below and run it again"
+        )
+        return replace(status, state=SweepState.STOPPED, message=message)
+
+    def _failure(self, job: Any, child: Any) -> TrialResult:
+        name = str(getattr(child, "name", "?"))
+        return TrialResult(
+            trial_id=name,
+            state=TrialState.FAILED,
+            params=_params(child),
+            metric=self._metric(job),
+            error="Azure ML reports the trial Failed; its error is the last lines of user_logs/std_log.txt",
+            log=f"{getattr(job, 'studio_url', None) or 'Azure ML studio'} > trial {name} > Outputs + logs",
         )
 
     def best(self, outputs: PlatformOutputs, sweep_id: str) -> TrialResult:

@@ -27,15 +27,18 @@ loguniform -> continuous Logarithmic; randint -> integer Linear; quniform -> con
 q by the entry module; grid -> every parameter categorical (SageMaker's grid takes categorical only).
 Sampling random/grid/bayesian -> ``Random``/``Grid``/``Bayesian`` (+ ``RandomSeed``); any early
 termination -> ``TrainingJobEarlyStoppingType: Auto`` (SageMaker's rule is a median-stopping rule;
-one table, `_sagemaker_job.EARLY_STOPPING`; Hyperband is not used: it replaces the sampling strategy
-and needs resource settings the spec does not have); spot -> ``EnableManagedSpotTraining`` with
+one table, `_sagemaker_job.EARLY_STOPPING`); spot -> ``EnableManagedSpotTraining`` with
 ``MaxWaitTimeInSeconds``; the stack's role, VPC, KMS key and checkpoint URI; metric definitions from
-`ml.sweep.trial.metric_regex`.
+`ml.sweep.trial.metric_regex`. ``early_termination: hyperband`` becomes the ``Hyperband`` strategy with
+early stopping Off. SageMaker has no limit on failed trials: `status` stops a tuning job once
+``limits.max_failed_trials`` trials failed (tag ``ml.sweep.max_failed_trials``), and reports each failed
+trial's ``FailureReason`` and log stream; instance-hours are the jobs' ``BillableTimeInSeconds``.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -179,7 +182,26 @@ class SageMakerSweepBackend(SweepBackend):
         """Counts by trial state (ListTrainingJobsForHyperParameterTuningJob, else the job's counters)."""
         client, description = self._describe(outputs, sweep_id)
         summaries, notice = training_jobs(client, sweep_id)
-        return status_from(outputs, client, description, summaries, notice)
+        status = status_from(outputs, client, description, summaries, notice)
+        return self._stop_if_failing(client, status)
+
+    @staticmethod
+    def _stop_if_failing(client: Any, status: SweepStatus) -> SweepStatus:
+        """SageMaker has no failed-trial limit: `ml` stops a tuning job that reached ``max_failed_trials``."""
+        limit = status.max_failed_trials
+        if limit is None or status.failed < limit or status.state is not SweepState.RUNNING:
+            return status
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=status.sweep_id)
+        except (ClientError, BotoCoreError) as exc:
+            raise user_error(f"stop tuning job '{status.sweep_id}' after {status.failed} failed trials", exc) from None
+        message = (
+            f"tuning job stopped by ml: {status.failed} trials failed (limits.max_failed_trials = {limit}); "
+            f"fix the error below and run it again"
+        )
+        return replace(status, state=SweepState.STOPPED, message=message)
 
     def best(self, outputs: PlatformOutputs, sweep_id: str) -> TrialResult:
         """The best training job by the objective, with its MLflow run when the tracking server has one."""
