@@ -11,6 +11,9 @@ writes each report three ways, each read by one backend:
   ``MLFLOW_RUN_ID`` (Azure ML
   reads the primary metric from the job's MLflow run).
 
+The training data goes to MLflow as a dataset input with `log_dataset(features, name=..., targets=...)`
+(name, digest, source, schema: what the model card shows as its training data).
+
 Checkpoints go to `checkpoint_dir()` (``ML_CHECKPOINT_DIR``), which survives a spot eviction: the
 trial is started again with the same directory and should resume from what it finds there.
 
@@ -82,6 +85,34 @@ def report(step: int, **metrics: float) -> None:
         # Azure ML sets MLFLOW_RUN_ID for the job's run without activating it; log_metrics resumes it.
         if mlflow.active_run() is not None or os.environ.get("MLFLOW_RUN_ID"):
             mlflow.log_metrics(values, step=step)
+
+
+def log_dataset(
+    features: Any, *, name: str, targets: Any = None, context: str = "training", source: str | None = None
+) -> None:
+    """Record the data the model is trained on as an MLflow dataset input of this trial's run.
+
+    Why: a registered model must say what it learnt from; MLflow keeps the dataset's name, digest,
+    source and schema with the run, and the model card's "Training data" section reads them back.
+    ``features``: a pandas DataFrame (``targets`` = its label column's name) or a NumPy array
+    (``targets`` = the label array). Call it inside the run the model is logged in (or with
+    ``MLFLOW_RUN_ID`` set); with no run at all it does nothing, so a script run by hand still works.
+    """
+    import mlflow
+    import mlflow.data
+
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if mlflow.active_run() is None and not run_id:
+        return
+    if hasattr(features, "columns"):
+        dataset: Any = mlflow.data.from_pandas(features, name=name, targets=targets, source=source)
+    else:
+        dataset = mlflow.data.from_numpy(features, targets=targets, name=name, source=source)
+    if mlflow.active_run() is not None:
+        mlflow.log_input(dataset, context=context)
+        return
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_input(dataset, context=context)
 
 
 def checkpoint_dir() -> Path:

@@ -1,10 +1,9 @@
 """A small registry like the demo's: real sklearn models on scikit-learn's breast-cancer data.
 
 The good model is registered the way `ml sweep best` registers one (a real `SweepRecorder` parent
-run with the example sweep spec, a trial run that logs its training data as an MLflow dataset
-input and its model with a tensor signature, then `register_best`); the worse one is trained on
-labels with 35% flipped. The hold-out CSV has the 30 features in the model's order, ``target``
-and a ``radius_band`` slice column.
+run with the example sweep spec, a trial run that logs its training data with `trial.log_dataset`
+and its model with a tensor signature, then `register_best`); the worse one is trained on
+labels with 35% flipped. Both are judged on the example rollout's hold-out CSV (the same split).
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[2]
 SWEEP_SPEC = REPO / "examples" / "sweeps" / "breast_cancer.yaml"
+HOLDOUT = REPO / "examples" / "data" / "breast_cancer_holdout.csv"
 
 
 @dataclass
@@ -38,14 +37,6 @@ def split() -> Split:
         data.data, data.target, test_size=0.3, stratify=data.target, random_state=0
     )
     return Split(x_train, y_train, x_val, y_val, [str(c) for c in data.feature_names])
-
-
-def holdout_csv(path: Path, data: Split) -> Path:
-    frame = pd.DataFrame(data.x_val, columns=data.columns)
-    frame["target"] = data.y_val
-    frame["radius_band"] = np.where(frame["mean radius"] > frame["mean radius"].median(), "large", "small")
-    frame.to_csv(path, index=False)
-    return path
 
 
 def fit(data: Split, *, flip: float = 0.0) -> Any:
@@ -78,17 +69,11 @@ def log_model(model: Any, data: Split) -> str:
     return str(info.model_uri)
 
 
-def log_dataset(features: Any, *, name: str, targets: Any, context: str) -> None:
-    """What the trial API's dataset call records: an MLflow dataset input with a digest."""
-    import mlflow
-
-    mlflow.log_input(mlflow.data.from_numpy(features, targets=targets, name=name), context=context)
-
-
 def register_from_sweep(client: Any, outputs: Any, name: str, model: Any, data: Split) -> str:
     """Record a one-trial sweep as the local backend does and register its best trial; the version."""
     import mlflow
 
+    from ml.sweep import trial
     from ml.sweep.backends._local_tracking import SweepRecorder
     from ml.sweep.backends.base import SweepState, SweepStatus, TrialResult, TrialState
     from ml.sweep.register import register_best
@@ -103,7 +88,7 @@ def register_from_sweep(client: Any, outputs: Any, name: str, model: Any, data: 
     run_id = recorder.start_trial(0, params, git_commit="abc1234")
     mlflow.set_experiment(experiment_id=recorder.experiment_id)  # the trial process runs in the sweep's experiment
     with mlflow.start_run(run_id=run_id):
-        log_dataset(data.x_train, name="breast-cancer-train", targets=data.y_train, context="training")
+        trial.log_dataset(data.x_train, name="breast-cancer-train", targets=data.y_train, context="training")
         auc = 0.99
         mlflow.log_metric("val_auc", auc, step=1)
         uri = log_model(model, data)
