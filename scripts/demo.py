@@ -4,9 +4,11 @@
 2. a baseline model (small gradient boosting) registered and rolled out as the first champion;
 3. ``ml sweep run examples/sweeps/breast_cancer.yaml`` -- the example sweep, trials as processes;
 4. ``ml sweep best`` -- the best trial registered with alias ``challenger``;
-5. ``ml deploy examples/deployments/canary.yaml`` under generated load (4 concurrent clients):
+5. ``ml deploy examples/deployments/canary.yaml`` under generated load (4 concurrent clients): the
+   challenger is first validated against the champion on a hold-out (the validation table), then
    10 -> 25 -> 50 -> 100 % with gates, then ``champion`` moves to the challenger;
-6. a summary table and ``.mlops-demo/rollout.png`` (traffic split, error rate, latency over time);
+6. a summary table, ``.mlops-demo/rollout.png`` (traffic split, error rate, latency over time) and
+   the champion's model card (``ml model card``: the path of its Markdown and HTML);
 7. ``ml platform down`` (also when a step fails).
 
 Every step is the user-facing ``ml`` command except the baseline training and the load generator.
@@ -101,7 +103,7 @@ def write_specs(home: Path, *, trials: int | None, bake: str, baseline: str) -> 
     sweep_path.write_text(sweep)
     canary = (
         (REPO / "examples" / "deployments" / "canary.yaml").read_text().replace("bake_time: 20s", f"bake_time: {bake}")
-    )
+    ).replace("data: ../data/", f"data: {REPO / 'examples' / 'data'}/")  # the copy lives in the demo home
     canary_path = home / "canary.yaml"
     canary_path.write_text(canary)
     first_path = home / "baseline.yaml"
@@ -233,7 +235,7 @@ def main() -> None:
         console.rule("4/7 best trial -> challenger")
         ml("sweep", "best", "--stack", "local", env=env)
 
-        console.rule("5/7 canary rollout of the challenger under load")
+        console.rule("5/7 challenger validated against the champion, then canary rollout under load")
         from ml.deploy.loadgen import LoadGenerator, summarize
         from ml.stack import resolve_outputs
 
@@ -266,6 +268,8 @@ def main() -> None:
             json.dumps({"load": stats, "gates": [r["gates"] for r in records if r["what"] == "gate"]}, indent=2)
         )
         console.print(f"plot: {png}\nrollout records: {home / 'audit.jsonl'}", highlight=False)
+        # the canary validated the challenger before creating anything (table above); its card, from the records:
+        ml("model", "card", f"{MODEL}@champion", "--stack", "local", "--out", str(home / "cards"), env=env)
     finally:
         if not args.keep:
             console.rule("7/7 local platform down")
