@@ -31,7 +31,7 @@ POLICIES = [
 
 
 def test_every_policy_has_one_entry_in_each_backend_table() -> None:
-    assert {p.policy for p in POLICIES} == set(POLICY_NAMES)
+    assert {p.policy for p in POLICIES} | {"hyperband"} == set(POLICY_NAMES)  # hyperband: test_waste_nothing
     assert set(PRUNERS) == set(POLICY_NAMES)
     assert set(sagemaker_job.EARLY_STOPPING) == set(POLICY_NAMES)
 

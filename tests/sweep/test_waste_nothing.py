@@ -1,0 +1,180 @@
+"""Issue 17, tested for real: warm trial starts, stopping a sweep whose trials keep failing,
+`--check`, Hyperband per backend, `trial.log_model`, and what a sweep used."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from optuna.pruners import HyperbandPruner
+
+from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
+from ml.stack import default_local_outputs
+from ml.sweep.backends._azure_job import refuse_incompatible as azure_refuse
+from ml.sweep.backends._local_check import check_trial
+from ml.sweep.backends._local_tracking import read_status
+from ml.sweep.backends._sagemaker_job import incompatibilities as sagemaker_problems
+from ml.sweep.backends._sagemaker_job import tuning_job_request
+from ml.sweep.backends.base import SweepState, TrialState
+from ml.sweep.backends.local import LocalSweepBackend
+from ml.sweep.cli import render_status
+from ml.sweep.pruners import pruner_for
+from ml.sweep.spec import HyperbandPolicy
+from tests.sweep import test_azure_backend as azure_tests
+from tests.sweep import test_sagemaker_backend as sagemaker_tests
+from tests.sweep.test_local_backend import toy_spec
+
+HYPERBAND = "early_termination: {policy: hyperband, min_resource: 1, max_resource: 9, reduction_factor: 3}\n"
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ML_PLATFORM_HOME", str(home))
+        yield default_local_outputs(home)
+
+
+def test_warm_trials_start_fast_and_record_start_up_and_usage(outputs: PlatformOutputs) -> None:
+    spec = toy_spec("warm", args="--steps 2", trials=4, concurrent=2)
+    run = LocalSweepBackend().submit(spec, outputs)
+    assert run.status.completed == 4
+    status, results = read_status(MlflowClient(outputs.tracking_uri), run.sweep_id)
+    starts = [r.start_seconds for r in results]
+    assert all(s is not None and 0 <= s < 30 for s in starts), starts
+    assert status.instance_hours is not None and status.instance_hours > 0
+    assert status.estimated_instance_hours == pytest.approx(4 * 60 / 3600)
+    assert status.utilization is not None and 0 <= status.utilization <= 100
+    history = MlflowClient(outputs.tracking_uri).get_metric_history(
+        results[0].run_id, "system/cpu_utilization_percentage"
+    )
+    assert history, "MLflow system metrics on the trial's run"
+    launcher_log = Path(os.environ["ML_PLATFORM_HOME"]) / "sweeps" / run.sweep_id / "launcher.log"
+    assert "preloaded" in launcher_log.read_text()
+
+
+def test_a_sweep_whose_trials_keep_failing_stops_and_says_why(outputs: PlatformOutputs) -> None:
+    spec = toy_spec("failing", args="--bogus-flag", trials=8, concurrent=1)
+    spec = spec.model_copy(update={"limits": spec.limits.model_copy(update={"max_failed_trials": 2})})
+    run = LocalSweepBackend().submit(spec, outputs)
+    assert run.status.state is SweepState.FAILED
+    assert run.status.failed == 2 and run.status.completed == 0
+    assert "limits.max_failed_trials = 2" in (run.status.message or "")
+    status, _ = read_status(MlflowClient(outputs.tracking_uri), run.sweep_id)
+    assert len(status.failures) == 2 and status.max_failed_trials == 2
+    for failure in status.failures:
+        assert "unrecognized arguments: --bogus-flag" in (failure.error or "")
+        assert failure.log is not None and Path(failure.log).is_file()
+    text = " ".join(str(part) for part in render_status(status).renderables)
+    assert "unrecognized arguments" in text and "trial.log" in text
+
+
+def test_default_failure_limit_is_a_fifth_of_the_budget_and_at_least_three() -> None:
+    assert toy_spec("a", trials=8).failure_limit() == 3
+    assert toy_spec("b", trials=40).failure_limit() == 8
+
+
+def test_check_finds_a_misnamed_objective_metric(outputs: PlatformOutputs) -> None:
+    good = toy_spec("check-good", trials=2)
+    result = check_trial(good)
+    assert result.step == 1 and "score" in result.metrics
+    bad = good.model_copy(update={"objective": good.objective.model_copy(update={"metric": "scor"})})
+    with pytest.raises(UserError, match=r"objective.metric 'scor' is not what the trial reports.*did you mean 'score'"):
+        check_trial(bad)
+
+
+def test_check_reports_the_last_error_of_a_trial_that_dies_before_reporting() -> None:
+    spec = toy_spec("check-crash", args="--nope", trials=2)
+    with pytest.raises(UserError, match=r"exited with code 2 before its first report.*unrecognized arguments"):
+        check_trial(spec)
+
+
+def test_hyperband_is_optunas_pruner_locally() -> None:
+    pruner = pruner_for(HyperbandPolicy(policy="hyperband", min_resource=1, max_resource=9, reduction_factor=3))
+    assert isinstance(pruner, HyperbandPruner)
+
+
+def test_hyperband_runs_locally_with_tpe(outputs: PlatformOutputs) -> None:
+    spec = toy_spec("hyperband", args="--steps 9", trials=6, concurrent=2, policy=HYPERBAND)
+    run = LocalSweepBackend().submit(spec, outputs)
+    assert run.status.completed + run.status.pruned == 6 and run.status.failed == 0
+
+
+def test_hyperband_on_sagemaker_is_its_strategy_with_early_stopping_off(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text("print('hi')\n")
+    spec = sagemaker_tests.make_spec(code, sampling="bayesian", policy=HYPERBAND)
+    request = tuning_job_request(spec, sagemaker_tests.aws_outputs(), name="hb-1", code="s3://b/c.tgz", image="img")
+    config = request["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Hyperband"
+    assert config["StrategyConfig"] == {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}}
+    assert config["TrainingJobEarlyStoppingType"] == "Off"
+    environment = request["TrainingJobDefinition"]["Environment"]
+    assert json.loads(environment["ML_TRIAL_PIP_REQUIREMENTS"]) == ["scikit-learn>=1.6"]
+    assert {"Key": "ml.sweep.max_failed_trials", "Value": "3"} in request["Tags"]
+    no_max = sagemaker_tests.make_spec(code, policy="early_termination: {policy: hyperband}\n")
+    assert any("max_resource is required" in p for p in sagemaker_problems(no_max, sagemaker_tests.aws_outputs()))
+
+
+def test_hyperband_on_azure_is_refused_naming_the_closest_policy(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    spec = azure_tests.make_spec(code, sampling="random", policy=HYPERBAND)
+    with pytest.raises(UserError, match=r"hyperband has no Azure ML policy.*closest is truncation_selection"):
+        azure_refuse(spec, azure_tests.outputs_for(None))
+
+
+LOG_MODEL = """
+import time
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import GradientBoostingClassifier
+from ml.sweep import trial
+x, y = load_breast_cancer(return_X_y=True)
+model = GradientBoostingClassifier(n_estimators=20).fit(x, y)
+started = time.perf_counter()
+uri = trial.log_model(model, x)
+print("seconds", time.perf_counter() - started, uri)
+"""
+
+
+def test_log_model_logs_signature_and_the_specs_requirements(
+    mlflow_sqlite_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri)
+    client = MlflowClient(tracking_uri=mlflow_sqlite_uri)
+    experiment = client.create_experiment("log-model", artifact_location=(tmp_path / "artifacts").as_uri())
+    run = client.create_run(experiment)
+    requirements = ["scikit-learn>=1.6", "skops>=0.10"]
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow_sqlite_uri,
+        "MLFLOW_RUN_ID": run.info.run_id,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "ML_TRIAL_PIP_REQUIREMENTS": json.dumps(requirements),
+    }
+    done = subprocess.run([sys.executable, "-c", LOG_MODEL], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    models = client.search_logged_models(
+        experiment_ids=[experiment], filter_string=f"source_run_id = '{run.info.run_id}'"
+    )
+    assert len(models) == 1
+    import mlflow
+
+    info = mlflow.models.get_model_info(models[0].model_uri)
+    assert info.signature is not None and info.signature.inputs.input_names() is not None
+    local = Path(mlflow.artifacts.download_artifacts(models[0].model_uri, dst_path=str(tmp_path / "model")))
+    lines = (local / "requirements.txt").read_text().split()
+    assert lines[0].startswith("mlflow==") and lines[1:] == requirements  # no inferred dependency
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_a_failed_trial_state_reads_back() -> None:
+    assert TrialState.FAILED.value == "FAILED"
