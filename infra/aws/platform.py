@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from infra.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.aws.budget import COST_TAG_KEY, Budget, BudgetArgs
 from infra.aws.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
+from infra.aws.network import VpcEndpoints, VpcEndpointsArgs
 from infra.aws.training_cluster import GpuTrainingCluster, GpuTrainingClusterArgs
 from infra.aws.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
@@ -72,6 +73,21 @@ class AwsPlatform(pulumi.ComponentResource):
             ),
             child,
         )
+        network = settings.network
+        if network.uses_private_endpoints and aws_settings.vpc_id is not None:
+            VpcEndpoints(
+                "network",
+                VpcEndpointsArgs(
+                    name_prefix=prefix,
+                    region=region,
+                    vpc_id=aws_settings.vpc_id,
+                    subnet_ids=list(cluster.subnet_ids),
+                    security_group_ids=list(cluster.security_group_ids),
+                    route_table_ids=list(network.route_table_ids),
+                    tags=tags,
+                ),
+                child,
+            )
         training = GpuTrainingCluster(
             "training",
             GpuTrainingClusterArgs(

@@ -43,7 +43,11 @@ class GpuTrainingCluster(pulumi.ComponentResource):
         settings = args.settings
         # The profile's cost switches as component inputs (camelCase, like provider properties), so
         # policy packs and `ml plan --policy` see them: SageMaker has no cluster resource to inspect.
-        profile = {"instanceType": settings.instance_type, "enableManagedSpotTraining": settings.spot}
+        profile = {
+            "instanceType": settings.instance_type,
+            "enableManagedSpotTraining": settings.spot,
+            "vpcConfig": {"subnets": list(settings.subnet_ids), "securityGroupIds": list(settings.security_group_ids)},
+        }
         super().__init__("mlops:aws:GpuTrainingCluster", name, profile, opts)
         self.profile_name = args.profile_name
         self.instance_type = settings.instance_type

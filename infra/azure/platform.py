@@ -14,6 +14,7 @@ from pulumi_azure_native import authorization
 from infra.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.azure.budget import Budget, BudgetArgs
 from infra.azure.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
+from infra.azure.network import PrivateNetwork, PrivateNetworkArgs
 from infra.azure.training_cluster import GpuTrainingCluster, GpuTrainingClusterArgs
 from infra.azure.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
@@ -49,6 +50,23 @@ class AzurePlatform(pulumi.ComponentResource):
             ),
             child,
         )
+        if settings.network.uses_private_endpoints:
+            PrivateNetwork(
+                "network",
+                PrivateNetworkArgs(
+                    name_prefix=settings.name_prefix,
+                    location=settings.location,
+                    resource_group_name=workspace.resource_group_name,
+                    settings=settings.network,
+                    targets={
+                        "blob": workspace.storage_account_id,
+                        "vault": workspace.key_vault_id,
+                        "registry": workspace.registry_id,
+                    },
+                    tags=tags,
+                ),
+                child,
+            )
         artifacts = ArtifactStore(
             "artifacts",
             ArtifactStoreArgs(
@@ -66,7 +84,7 @@ class AzurePlatform(pulumi.ComponentResource):
                 workspace_name=workspace.workspace_name,
                 location=settings.location,
                 settings=settings.training_cluster,
-                public_network_access=public,
+                node_public_ip=settings.network.node_public_ip,
                 tags=tags,
             ),
             child,

@@ -22,7 +22,8 @@ class GpuTrainingClusterArgs:
     workspace_name: pulumi.Input[str]
     location: str
     settings: TrainingClusterSettings
-    public_network_access: bool
+    node_public_ip: bool
+    """`mlops:network`'s decision (`NetworkSettings.node_public_ip`): false on a private stack."""
     tags: dict[str, str]
 
 
@@ -87,7 +88,7 @@ class GpuTrainingCluster(pulumi.ComponentResource):
                     "vm_size": vm_size,
                     "vm_priority": priority,
                     "os_type": "Linux",
-                    "enable_node_public_ip": args.public_network_access,
+                    "enable_node_public_ip": args.node_public_ip,
                     "remote_login_port_public_access": "Disabled",
                     "scale_settings": {
                         "min_node_count": min_nodes,

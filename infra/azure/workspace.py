@@ -8,6 +8,7 @@ the whole security posture of the workspace in one file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import (
@@ -22,6 +23,20 @@ from pulumi_azure_native import (
 
 from infra.common import child_options, compact_name
 from infra.config import KeyVaultSettings, NetworkSettings
+
+
+def managed_network(settings: NetworkSettings) -> dict[str, Any]:
+    """The workspace's managed network: its isolation mode and, when outbound is approved-only, the FQDN rules.
+
+    Why on the workspace: with `AllowOnlyApprovedOutbound` Azure ML runs compute in a managed VNet that
+    reaches only the workspace's own storage, vault and registry (through managed private endpoints)
+    plus the FQDNs approved here, so a training job cannot send data anywhere else.
+    """
+    rules = {
+        f"allow-{fqdn.replace('.', '-')}": {"type": "FQDN", "category": "UserDefined", "destination": fqdn}
+        for fqdn in settings.approved_outbound_fqdns
+    }
+    return {"isolation_mode": settings.isolation_mode, **({"outbound_rules": rules} if rules else {})}
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,9 @@ class Workspace(pulumi.ComponentResource):
     resource_group_name: pulumi.Output[str]
     resource_group_id: pulumi.Output[str]
     storage_account_name: pulumi.Output[str]
+    storage_account_id: pulumi.Output[str]
+    key_vault_id: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
     workspace_name: pulumi.Output[str]
     workspace_id: pulumi.Output[str]
     tracking_uri: pulumi.Output[str]
@@ -158,6 +176,7 @@ class Workspace(pulumi.ComponentResource):
             application_insights=insights.id,
             container_registry=registry.id,
             public_network_access=access,
+            managed_network=managed_network(args.network),
             system_datastores_auth_mode="identity",
             tags=tags,
             opts=child_options(self, protect=args.protect),
@@ -166,8 +185,13 @@ class Workspace(pulumi.ComponentResource):
         self.resource_group_name = group.name
         self.resource_group_id = group.id
         self.storage_account_name = account.name
+        self.storage_account_id = account.id
+        self.key_vault_id = vault.id
+        self.registry_id = registry.id
         self.workspace_name = workspace.name
         self.workspace_id = workspace.id
+        # Azure ML's default blob datastore (workspaceblobstore): where its data collector writes.
+        self.default_blob_container = pulumi.Output.concat("azureml-blobstore-", workspace.workspace_id)
         self.tracking_uri = workspace.ml_flow_tracking_uri
         self.register_outputs(
             {

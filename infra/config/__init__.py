@@ -19,7 +19,7 @@ The names components and tests use are re-exported here: `from infra.config impo
 from infra.config.artifacts import ArtifactSettings, TierRule
 from infra.config.aws import AwsEndpointAlarms, AwsSettings, AwsStorageClasses
 from infra.config.azure import KeyVaultSettings
-from infra.config.base import NAMESPACE, NetworkSettings, Section
+from infra.config.base import NAMESPACE, Section
 from infra.config.budget import BudgetSettings, BudgetThreshold
 from infra.config.deploy import DeploySettings
 from infra.config.endpoint import EndpointSettings, ScaleRule
@@ -38,6 +38,7 @@ from infra.config.kubernetes import (
 )
 from infra.config.kubernetes_types import cpu_millicores, memory_bytes
 from infra.config.loader import ConfigError, load_settings, settings_from_pulumi
+from infra.config.network import NetworkSettings
 from infra.config.rules import aws_stack_problems
 from infra.config.stack import StackSettings
 from infra.config.training import CpuClusterSettings, TrainingClusterSettings

@@ -6,7 +6,7 @@ rejects unknown keys, so a misspelt key is an error naming it instead of a silen
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 NAMESPACE = "mlops"
@@ -18,7 +18,3 @@ class Section(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
-
-class NetworkSettings(Section):
-    public_network_access: bool = False
-    allowed_ip_ranges: list[str] = Field(default_factory=list)

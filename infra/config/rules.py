@@ -143,8 +143,11 @@ def aws_stack_problems(stack: StackSettings) -> list[str]:
                 "mlops:trainingCluster.subnetIds is empty: aws.sagemakerDomain needs the private subnets "
                 "(and securityGroupIds) it shares with training"
             )
-    elif aws.vpc_id is not None:
-        problems.append("mlops:aws.vpcId is only used by the SageMaker domain; set aws.sagemakerDomain or remove it")
+    elif aws.vpc_id is not None and not stack.network.uses_private_endpoints:
+        problems.append(
+            "mlops:aws.vpcId is only used by the SageMaker domain and the VPC endpoints; set aws.sagemakerDomain "
+            "or network.privateEndpoints, or remove it"
+        )
 
     classes = aws.storage_classes
     for index, tier in enumerate(stack.artifacts.tiers):

@@ -14,11 +14,12 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from infra.config.artifacts import ArtifactSettings
 from infra.config.aws import AwsSettings
 from infra.config.azure import KeyVaultSettings
-from infra.config.base import NetworkSettings, Section
+from infra.config.base import Section
 from infra.config.budget import BudgetSettings
 from infra.config.deploy import DeploySettings
 from infra.config.endpoint import EndpointSettings
 from infra.config.kubernetes import KubernetesSettings
+from infra.config.network import NetworkSettings, network_problems
 from infra.config.rules import aws_stack_problems, check_skus, kubernetes_for_cloud
 from infra.config.training import TrainingClusterSettings
 
@@ -61,6 +62,21 @@ class StackSettings(Section):
     def _skus(self) -> StackSettings:
         """Instance types the stack's cloud offers (see `check_skus`)."""
         check_skus(self)
+        return self
+
+    @model_validator(mode="after")
+    def _network(self) -> StackSettings:
+        """What the cloud needs for the network choice (see `network_problems`)."""
+        cluster = self.training_cluster
+        problems = network_problems(
+            self.cloud,
+            self.network,
+            vpc_id=self.aws.vpc_id,
+            subnet_ids=cluster.subnet_ids,
+            security_group_ids=cluster.security_group_ids,
+        )
+        if problems:
+            raise ValueError("\n  - ".join(problems))
         return self
 
     @model_validator(mode="after")

@@ -46,6 +46,9 @@ AZURE_PUBLIC_SWITCHES = {
     "azure-native:machinelearningservices:OnlineEndpoint": "properties.publicNetworkAccess",
     "azure-native:machinelearningservices:OnlineDeployment": "properties.egressPublicNetworkAccess",
 }
+ISOLATED = "AllowOnlyApprovedOutbound"
+"""The only Azure ML managed network mode in which a prod workspace's compute cannot reach the internet."""
+SAGEMAKER_PROFILE = "mlops:aws:GpuTrainingCluster"
 AZURE_NETWORK_ACLS = {
     "azure-native:storage:StorageAccount": "networkRuleSet.defaultAction",
     "azure-native:keyvault:Vault": "properties.networkAcls.defaultAction",
@@ -66,6 +69,10 @@ def _public(resource: Resource) -> Iterator[str]:
     acl = AZURE_NETWORK_ACLS.get(resource.type)
     if acl is not None and get(props, acl) == "Allow":
         yield f"{acl} is Allow"
+    if resource.type == "azure-native:machinelearningservices:Workspace":
+        mode = get(props, "managedNetwork.isolationMode", "Disabled")
+        if mode != ISOLATED:
+            yield f"managedNetwork.isolationMode is {mode}, not {ISOLATED} (workspace compute can reach the internet)"
     if resource.type == "azure-native:machinelearningservices:Compute":
         inner = get(props, "properties.properties", {})
         if inner.get("enableNodePublicIp") is not False:
@@ -78,6 +85,8 @@ def _public(resource: Resource) -> Iterator[str]:
         yield f"appNetworkAccessType is {props.get('appNetworkAccessType', 'PublicInternetOnly (default)')}"
     elif resource.type == "aws:sagemaker/model:Model" and not items(get(props, "vpcConfig.subnets")):
         yield "the model's containers run outside the VPC (no vpcConfig)"
+    elif resource.type == SAGEMAKER_PROFILE and not items(get(props, "vpcConfig.subnets")):
+        yield "training jobs run outside the VPC (the training profile has no vpcConfig.subnets)"
     elif resource.type == "kubernetes:core/v1:Service" and get(props, "spec.type") == "LoadBalancer":
         annotations = get(props, "metadata.annotations", {}) or {}
         if not any(key.endswith(("azure-load-balancer-internal", "aws-load-balancer-internal")) for key in annotations):
@@ -117,14 +126,19 @@ PROTECT_STATEFUL = Guardrail(
 
 NO_PUBLIC_NETWORK = Guardrail(
     name="prod-no-public-network",
-    description="In production, data, model and serving resources have public network access disabled.",
+    description=(
+        "In production, data, model and serving resources have public network access disabled, training nodes "
+        "have no public IPs, the Azure ML workspace allows only approved outbound traffic and SageMaker jobs "
+        "and models run in the VPC."
+    ),
     level=Level.mandatory,
     why_level=(
         "Mandatory: a prod workspace, store or endpoint reachable from the internet is an open door to data and models."
     ),
     remediation=(
-        "Set mlops:network.publicNetworkAccess: false in the production Pulumi.<stack>.yaml (and subnetIds / "
-        "securityGroupIds on AWS); reach the platform through private endpoints or the VPC."
+        "Set mlops:network.publicNetworkAccess: false in the production Pulumi.<stack>.yaml (it implies "
+        "managedNetwork: AllowOnlyApprovedOutbound, no node public IPs and private endpoints; on AWS also "
+        "trainingCluster.subnetIds / securityGroupIds); reach the platform through private endpoints or the VPC."
     ),
     scope=Scope.stack,
     stack_rule=no_public_network,

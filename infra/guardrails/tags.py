@@ -27,6 +27,8 @@ UNTAGGED_TYPES = frozenset(
         "azure-native:storage:BlobServiceProperties",
         "azure-native:storage:ManagementPolicy",
         "azure-native:authorization:RoleAssignment",
+        "azure-native:network:Subnet",
+        "azure-native:network:PrivateDnsZoneGroup",
         # AWS: resources attached to a tagged parent (bucket, role, key, scalable target).
         "aws:appautoscaling/policy:Policy",
         "aws:iam/rolePolicy:RolePolicy",

@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         from ml.plan.markdown import diff_markdown, plan_markdown
         from ml.plan.offline import run_offline
         from ml.plan.policy import check_plan, raise_on_mandatory, read_policy_config, render_violations
-        from ml.plan.render import plan_as_json, render_cost, render_tree
+        from ml.plan.render import plan_as_json, render_cost, render_isolation, render_tree
         from ml.plan.report import price_and_compare
 
         console = Console()
@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
                 continue
             console.print(f"[dim]{NOTICE.format(stack=name)}[/]")
             render_tree(result, console)
+            render_isolation(result, console)
             render_cost(cost, console)
             if diff is not None:
                 console.print(Markdown(diff_markdown(diff, result, html=False)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ml.contract.declared import OfflinePlan
 from ml.cost.model import StackCost
 from ml.plan.diff import PlanDiff
+from ml.plan.isolation import isolation_summary
 from ml.plan.render import key_inputs, money
 
 
@@ -79,7 +80,9 @@ def _resource_list(plan: OfflinePlan) -> list[str]:
 
 def plan_markdown(plan: OfflinePlan, cost: StackCost) -> str:
     """One stack's plan as a PR comment section: cost first, then the resources folded."""
-    lines = [f"### `ml plan` stack `{plan.stack}`", "", *cost_table(cost), "", *_resource_list(plan)]
+    isolation = isolation_summary(plan)
+    network = ["**Network isolation**", "", *[f"- {line}" for line in isolation], ""] if isolation else []
+    lines = [f"### `ml plan` stack `{plan.stack}`", "", *cost_table(cost), "", *network, *_resource_list(plan)]
     return "\n".join([*lines, *_footnote(cost)])
 
 

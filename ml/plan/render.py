@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from ml.contract.declared import OfflinePlan, PlannedResource
 from ml.cost.model import StackCost
+from ml.plan.isolation import isolation_summary
 from ml.plan.providers.base import Summary, load_providers
 
 
@@ -50,6 +51,15 @@ def render_tree(plan: OfflinePlan, console: Console) -> None:
             node.add(f"[dim]{key}[/] = {text}", highlight=False)
         nodes[resource.urn] = node
     console.print(root)
+
+
+def render_isolation(plan: OfflinePlan, console: Console) -> None:
+    """What keeps the stack off the internet, as the planned resources declare it."""
+    lines = isolation_summary(plan)
+    if lines:
+        console.print("[bold]network isolation[/]:")
+        for line in lines:
+            console.print(f"  - {line}", highlight=False)
 
 
 def money(value: float | None) -> str:
@@ -107,6 +117,7 @@ def plan_as_json(plan: OfflinePlan, cost: StackCost | None = None) -> dict[str, 
             for r in plan.custom_resources
         ],
         "outputs": plan.outputs,
+        "network_isolation": isolation_summary(plan),
     }
     if cost is not None:
         document["cost"] = cost.as_json()

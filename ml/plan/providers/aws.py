@@ -321,6 +321,10 @@ KEY_INPUTS: dict[str, Summary] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm_summary,
     "aws:budgets/budget:Budget": _budget_summary,
     "aws:costexplorer/costAllocationTag:CostAllocationTag": pick_paths("tagKey", "status"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": pick_paths(
+        "serviceName", "vpcEndpointType", "privateDnsEnabled", "subnetIds", "routeTableIds"
+    ),
+    "mlops:aws:GpuTrainingCluster": pick_paths("instanceType", "enableManagedSpotTraining", "vpcConfig.subnets"),
     "aws:eks/nodeGroup:NodeGroup": pick_paths(
         "capacityType",
         "amiType",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Any
 
 import pulumi
@@ -31,6 +32,12 @@ _AZURE_NAME_INPUTS = {
     "azure-native:monitor:AutoscaleSetting": "autoscaleSettingName",
     "azure-native:consumption:Budget": "budgetName",
     "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:network:VirtualNetwork": "virtualNetworkName",
+    "azure-native:network:Subnet": "subnetName",
+    "azure-native:network:PrivateEndpoint": "privateEndpointName",
+    "azure-native:network:PrivateDnsZoneGroup": "privateDnsZoneGroupName",
+    "azure-native:privatedns:PrivateZone": "privateZoneName",
+    "azure-native:privatedns:VirtualNetworkLink": "virtualNetworkLinkName",
 }
 
 
@@ -50,6 +57,8 @@ def fill_outputs(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
             f"azureml://{location}.api.azureml.ms/mlflow/v1.0/subscriptions/{SUBSCRIPTION_ID}"
             f"/resourceGroups/{group}/providers/Microsoft.MachineLearningServices/workspaces/{name}"
         )
+        # The workspace GUID names its default blob container (azureml-blobstore-<guid>).
+        state["workspaceId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{group}/{name}"))
     if args.typ == "azure-native:machinelearningservices:OnlineEndpoint":
         state["properties"] = {
             **inputs.get("properties", {}),
@@ -117,7 +126,29 @@ def _budget(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"amount": inputs.get("amount"), "timeGrain": inputs.get("timeGrain"), "alerts": thresholds, "to": emails}
 
 
+def _workspace(inputs: dict[str, Any]) -> dict[str, Any]:
+    network = inputs.get("managedNetwork") or {}
+    summary = pick_paths("identity.type", "publicNetworkAccess")(inputs)
+    summary["isolationMode"] = network.get("isolationMode", "Disabled (default)")
+    rules = network.get("outboundRules") or {}
+    if rules:
+        summary["approvedOutbound"] = sorted(str(rule.get("destination")) for rule in rules.values())
+    return summary
+
+
+def _private_endpoint(inputs: dict[str, Any]) -> dict[str, Any]:
+    connections = inputs.get("privateLinkServiceConnections") or []
+    return {
+        "groupIds": [group for c in connections for group in c.get("groupIds", [])],
+        "target": [str(c.get("privateLinkServiceId", "")).rsplit("/", 1)[-1] for c in connections],
+    }
+
+
 KEY_INPUTS: dict[str, Summary] = {
+    "azure-native:network:VirtualNetwork": pick_paths("addressSpace.addressPrefixes"),
+    "azure-native:network:Subnet": pick_paths("addressPrefix", "privateEndpointNetworkPolicies"),
+    "azure-native:network:PrivateEndpoint": _private_endpoint,
+    "azure-native:privatedns:PrivateZone": pick_paths("privateZoneName"),
     "azure-native:resources:ResourceGroup": pick_paths("location"),
     "azure-native:storage:StorageAccount": pick_paths(
         "sku.name", "minimumTlsVersion", "allowBlobPublicAccess", "publicNetworkAccess", "enableHttpsTrafficOnly"
@@ -132,10 +163,11 @@ KEY_INPUTS: dict[str, Summary] = {
         "properties.publicNetworkAccess",
     ),
     "azure-native:containerregistry:Registry": pick_paths("sku.name", "adminUserEnabled", "publicNetworkAccess"),
-    "azure-native:machinelearningservices:Workspace": pick_paths("identity.type", "publicNetworkAccess"),
+    "azure-native:machinelearningservices:Workspace": _workspace,
     "azure-native:machinelearningservices:Compute": pick_paths(
         "properties.properties.vmSize",
         "properties.properties.vmPriority",
+        "properties.properties.enableNodePublicIp",
         "properties.properties.scaleSettings.minNodeCount",
         "properties.properties.scaleSettings.maxNodeCount",
         "properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown",
@@ -144,7 +176,7 @@ KEY_INPUTS: dict[str, Summary] = {
         "properties.authMode", "properties.publicNetworkAccess"
     ),
     "azure-native:machinelearningservices:OnlineDeployment": pick_paths(
-        "properties.model", "properties.instanceType", "sku.capacity"
+        "properties.model", "properties.instanceType", "sku.capacity", "properties.dataCollector"
     ),
     "azure-native:monitor:AutoscaleSetting": _autoscale,
     "azure-native:consumption:Budget": _budget,

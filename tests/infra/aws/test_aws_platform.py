@@ -82,6 +82,8 @@ def _as_list(value: Any) -> list[Any]:
 def test_every_resource_sits_in_its_capability_component(dev: OfflinePlan, prod: OfflinePlan) -> None:
     for plan in (dev, prod):
         components = {r.name: r.type for r in plan.resources if not r.custom}
+        # prod (private) adds its VPC endpoints; dev (network.privateEndpoints: false) has none.
+        network = {"network": "mlops:aws:VpcEndpoints"} if plan is prod else {}
         assert components == {
             "platform": "mlops:aws:Platform",
             "artifacts": "mlops:aws:ArtifactStore",
@@ -89,6 +91,7 @@ def test_every_resource_sits_in_its_capability_component(dev: OfflinePlan, prod:
             "training": "mlops:aws:GpuTrainingCluster",
             "serving": "mlops:aws:InferenceEndpoint",
             "budget": "mlops:aws:Budget",
+            **network,
         }
         for resource in plan.resources:
             if resource.type == "mlops:aws:Platform":
@@ -103,6 +106,8 @@ def _component_of(type_token: str) -> str:
         return "mlops:aws:ArtifactStore"
     if service == "iam" or type_token.split(":")[-1] in {"MlflowTrackingServer", "Domain"}:
         return "mlops:aws:Workspace"
+    if service == "ec2":
+        return "mlops:aws:VpcEndpoints"
     if service in {"sagemaker", "appautoscaling", "cloudwatch"}:
         return "mlops:aws:InferenceEndpoint"
     assert service == "budgets", type_token
@@ -110,16 +115,16 @@ def _component_of(type_token: str) -> str:
 
 
 def test_resource_counts(dev: OfflinePlan, prod: OfflinePlan) -> None:
-    # 9 artifact store + 6 workspace + 7 serving + 1 budget; prod adds the Studio domain.
+    # 9 artifact store + 6 workspace + 7 serving + 1 budget; prod adds the Studio domain and 5 VPC endpoints.
     assert len(dev.custom_resources) == 23
-    assert len(prod.custom_resources) == 24
+    assert len(prod.custom_resources) == 24 + 5
     assert prod.of_type("aws:sagemaker/domain:Domain") and not dev.of_type("aws:sagemaker/domain:Domain")
 
 
 def test_tags_on_everything_taggable_include_the_cost_allocation_tag(plan: OfflinePlan) -> None:
     environment = plan.stack.removesuffix("-aws")
     tagged = [r for r in plan.custom_resources if r.type not in UNTAGGABLE]
-    assert len(tagged) == {"dev-aws": 12, "prod-aws": 13}[plan.stack]
+    assert len(tagged) == {"dev-aws": 12, "prod-aws": 13 + 5}[plan.stack]  # prod: + 5 VPC endpoints
     for resource in tagged:
         tags = resource.inputs["tags"]
         assert tags["environment"] == environment, resource.name

@@ -67,9 +67,10 @@ def test_every_resource_sits_in_its_capability_component(dev: OfflinePlan) -> No
 
 
 def test_resource_counts(dev: OfflinePlan, prod: OfflinePlan) -> None:
-    # prod adds the bootstrap `blue` deployment and its autoscale setting.
+    # prod adds the bootstrap `blue` deployment and its autoscale setting, and its private network:
+    # VNet, subnet, and per service (blob, vault, registry) a DNS zone, VNet link, endpoint, zone group.
     assert len(dev.custom_resources) == 14
-    assert len(prod.custom_resources) == 16
+    assert len(prod.custom_resources) == 16 + 2 + 3 * 4
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
