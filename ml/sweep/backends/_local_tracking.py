@@ -10,15 +10,19 @@ restarts, and the estimated and measured cost.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep import trial as protocol
 from ml.sweep.backends._local_usage import UTILIZATION_METRIC, mean_utilization
+from ml.sweep.backends._tracking_hold import HoldingClient
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,
     TAG_MODEL_NAME,
@@ -51,6 +55,8 @@ TAG_RESTARTS = "ml.trial.restarts"
 TAG_MODEL_URI = "ml.trial.model_uri"
 TAG_LAST_STEP = "ml.trial.last_step"
 TAG_CURRENCY = "ml.cost.currency"
+TAG_PID = "ml.sweep.pid"
+TAG_HOST = "ml.sweep.host"
 TAG_ERROR = "ml.trial.error"
 TAG_LOG = "ml.trial.log"
 TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
@@ -87,7 +93,8 @@ class SweepRecorder:
     """Writes one sweep to MLflow as it runs."""
 
     def __init__(self, client: MlflowClient, outputs: PlatformOutputs, spec: SweepSpec, sweep_id: str) -> None:
-        self.client = client
+        self.holding = HoldingClient(client, outputs.tracking_uri)  # writes survive a tracking outage
+        self.client = cast("MlflowClient", self.holding)
         self.outputs = outputs
         self.spec = spec
         self.sweep_id = sweep_id
@@ -113,6 +120,7 @@ class SweepRecorder:
         }
         if git_commit:
             tags[TAG_GIT_COMMIT] = git_commit
+        tags.update({TAG_PID: str(os.getpid()), TAG_HOST: socket.gethostname()})  # `status` tells a dead sweep
         run = self.client.create_run(self.experiment_id, run_name=self.sweep_id, tags=tags)
         self.parent_run_id = run.info.run_id
         policy = spec.early_termination
@@ -199,7 +207,9 @@ class SweepRecorder:
         self.client.set_terminated(result.run_id, status=_MLFLOW_STATUS.get(result.state, "FAILED"))
 
     def model_uri(self, run_id: str) -> str | None:
-        """The model the trial logged (MLflow 3 logged models), if any."""
+        """The model the trial logged (MLflow 3 logged models), if any; None while the tracking server is away."""
+        if self.holding.down_since is not None:
+            return None
         models = self.client.search_logged_models(
             experiment_ids=[self.experiment_id], filter_string=f"source_run_id = '{run_id}'"
         )
@@ -323,6 +333,10 @@ def read_status(client: MlflowClient, sweep_id: str) -> tuple[SweepStatus, list[
     state = SweepState(tags.get(TAG_SWEEP_STATE, SweepState.RUNNING.value))
     if state is SweepState.RUNNING and parent.info.status in ("FAILED", "KILLED"):
         state = SweepState.FAILED
+    gone = _sweep_process_gone(tags) if state is SweepState.RUNNING else None
+    if gone is not None:
+        state = SweepState.FAILED
+        results = [replace(r, state=TrialState.STOPPED) if r.state is TrialState.RUNNING else r for r in results]
     count = {s: sum(1 for r in results if r.state is s) for s in TrialState}
     status = SweepStatus(
         sweep_id=sweep_id,
@@ -343,7 +357,26 @@ def read_status(client: MlflowClient, sweep_id: str) -> tuple[SweepStatus, list[
         message=tags.get(TAG_MESSAGE),
         **_usage(parent, results),
     )
+    if gone is not None:
+        status = replace(status, message=gone)
     return status, results
+
+
+def _sweep_process_gone(tags: Mapping[str, str]) -> str | None:
+    """Why a sweep recorded as running is not (its process on this host has exited), or None."""
+    pid, host = tags.get(TAG_PID), tags.get(TAG_HOST)
+    if not pid or host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return (
+            f"the sweep process (pid {pid}) ended without recording an end (killed, or the tracking server was "
+            f"away); its trials are not running. Reports it could not write are in its trials' metrics.jsonl files"
+        )
+    except PermissionError:
+        return None
+    return None
 
 
 def _usage(parent: Run, results: list[TrialResult]) -> dict[str, Any]:

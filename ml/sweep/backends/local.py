@@ -220,6 +220,7 @@ class _LocalSweep:
         )
         status = self._status()
         self.recorder.finish(status, artifacts=[plot])
+        self.outage.drain()  # the end of the sweep reaches MLflow, or the bounded wait says why not
         if self.on_progress is not None:
             self.on_progress(status)
         return SweepRun(
@@ -241,8 +242,8 @@ class _LocalSweep:
             if self._count(TrialState.FAILED) >= self.max_failed and self.state is SweepState.RUNNING:
                 self._give_up()
                 return
-            if not self.running and self.launched >= self.total:
-                return
+            if not self.running and self.launched >= self.total and not held:
+                return  # (while writes are held, the loop waits for the server, bounded by the check above)
             now = time.monotonic()
             if changed or now - last_progress > PROGRESS_EVERY_SECONDS:
                 self._publish(changed)
