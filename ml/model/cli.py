@@ -19,7 +19,6 @@ from rich.table import Table
 from ml.contract import PlatformOutputs
 from ml.stack import local_home, resolve_outputs
 
-console = Console()
 model_app = typer.Typer(help="Registered models: list versions, show, compare, approve, write a model card.")
 _STACK = typer.Option("local", "--stack", "-s", help="Stack whose registry to use: local, dev, prod, ...")
 _OUTPUTS = typer.Option(None, "--outputs", help="Platform outputs JSON (`pulumi stack output --json`)")
@@ -34,6 +33,11 @@ def _client(outputs: PlatformOutputs) -> Any:
     from ml.tracking import use_tracking
 
     return use_tracking(outputs)
+
+
+def _console() -> Console:
+    """A console sized when the command runs (the terminal's, or ``COLUMNS``), not at import."""
+    return Console()
 
 
 def _print_json(data: Any) -> None:
@@ -63,7 +67,7 @@ def list_command(name: str, stack: str = _STACK, outputs_file: Path | None = _OU
             "yes" if row["approved"] else "-",
             row["sweep_id"] or "-",
         )
-    console.print(table)
+    _console().print(table)
 
 
 @model_app.command("show")
@@ -95,7 +99,7 @@ def show_command(
         table.add_row("", f"{'pass' if check['passed'] else 'FAIL'}: {check['detail']}")
     table.add_row("approvals", "; ".join(f"{a['by']} at {a['at']}: {a['reason']}" for a in data["approvals"]) or "-")
     table.add_row("card", data["card"] or "-")
-    console.print(table)
+    _console().print(table)
 
 
 @model_app.command("compare")
@@ -124,10 +128,10 @@ def compare_command(
             table.add_row(
                 row["key"], str(row["left"]), str(row["right"]), "-" if delta is None else f"{delta:+.4g}", style=style
             )
-        console.print(table)
+        _console().print(table)
     for version, verdict in data["validation"].items():
         shown = "not validated" if verdict is None else ("pass" if verdict["passed"] else "fail")
-        console.print(f"validation v{version}: {shown}")
+        _console().print(f"validation v{version}: {shown}")
 
 
 @model_app.command("approve")
@@ -158,7 +162,9 @@ def approve_command(
     if as_json:
         _print_json(entry.__dict__)
         return
-    console.print(f"[green]approved[/] {name} v{version} by {entry.by} at {entry.at}: {entry.reason}", highlight=False)
+    _console().print(
+        f"[green]approved[/] {name} v{version} by {entry.by} at {entry.at}: {entry.reason}", highlight=False
+    )
 
 
 @model_app.command("card")
@@ -186,10 +192,10 @@ def card_command(
         return
     for section in card.sections:
         state = "[green]recorded[/]" if section.rows else f"[yellow]{section.text}[/]"
-        console.print(f"  {section.title:<28} {state}  [dim]({section.source})[/]", highlight=False)
-    console.print(f"card for {card.name} v{card.version}: {markdown} and {page}", highlight=False)
+        _console().print(f"  {section.title:<28} {state}  [dim]({section.source})[/]", highlight=False)
+    _console().print(f"card for {card.name} v{card.version}: {markdown} and {page}", highlight=False, soft_wrap=True)
     if published:
-        console.print(f"logged on the version: {published}", highlight=False)
+        _console().print(f"logged on the version: {published}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
