@@ -11,6 +11,10 @@ A rollout, whatever its strategy:
    traffic map, bake while probing the new deployment's liveness, and judge the gates on its
    metrics since the step began -- waiting for ``min_requests`` first, failing early as soon as
    enough requests show a gate broken;
+   with ``gates.relative``, where both colours serve (steps below 100 %, the mirror phase), the new
+   colour is then judged against the old one over the same window, extended while inconclusive
+   (`ml.deploy.relative_step`); ``strategy: ab`` instead holds one split until the experiment
+   decides and ends by its decision (`ml.deploy.ab_rollout`);
 6. all steps passed: **commit** -- delete the previous deployment, move the alias (``champion``),
    tag the version it left, close the audit run.
 
@@ -44,6 +48,8 @@ from typing import Any, TypeVar
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.deploy import journal as phases
+from ml.deploy.ab_rollout import ABRollout
+from ml.deploy.ab_rollout import check as check_statistics
 from ml.deploy.audit import AuditTrail
 from ml.deploy.endings import Endings
 from ml.deploy.events import (
@@ -59,7 +65,9 @@ from ml.deploy.guards import Guards
 from ml.deploy.journal import Journal
 from ml.deploy.outage import hold_for_registry
 from ml.deploy.registry import Registry
+from ml.deploy.relative_step import StepJudge
 from ml.deploy.spec import BlueGreen, Gates, RolloutSpec
+from ml.deploy.spec_decide import ABTest
 from ml.deploy.target import DeploymentError, DeploymentTarget, ModelRef, NativeRolloutRequest, Traffic
 
 DEAD_AFTER_FAILED_PROBES = 3
@@ -230,6 +238,7 @@ class RolloutEngine:
         instance_type = spec.instance_type or instance_type
         count = spec.instance_count or count
         target.preflight(spec, instance_type=instance_type, instance_count=count)
+        check_statistics(target, spec, live=live)
         rollout_id = uuid.uuid4().hex
         self.journal.begin(
             {
@@ -321,6 +330,10 @@ class RolloutEngine:
         if isinstance(strategy, BlueGreen) and strategy.warmup > 0:
             self.log.emit("warmup", f"warming up '{new}' for {strategy.warmup:g}s")
             self._bake(new, strategy.warmup, since=time.time(), gates=None)
+        if isinstance(strategy, ABTest):
+            return ABRollout(target, log=self.log, journal=self.journal, endings=self.endings, audit=self.audit).run(
+                spec, strategy, model=model, new=new, champion=live[0]
+            )
 
         if not live:
             steps = [100]
@@ -341,6 +354,8 @@ class RolloutEngine:
             report = self._bake(new, spec.bake_time, since=since, gates=spec)
             assert report is not None
             self._decide(report, step=index, percent=percent, traffic=weights)
+            if percent < 100 and live:
+                self._relative(spec, new, live[0], since, f"step {index}/{len(steps)} ({percent}%)", weights)
 
         self._hold_for_registry(spec, new, held)
         self.journal.update(phase=phases.COMMITTED)
@@ -378,6 +393,19 @@ class RolloutEngine:
         report = self._bake(new, seconds, since=since, gates=spec)
         assert report is not None
         self._decide(report, step=0, percent=0, traffic=previous.weights)
+        if previous.live():
+            self._relative(spec, new, previous.live()[0], since, "mirror phase", previous.weights)
+
+    def _relative(self, spec: RolloutSpec, new: str, baseline: str, since: float, label: str, traffic: Any) -> None:
+        """The relative gate where both colours serve (`ml.deploy.relative_step`): fail, or unresolved, rolls back."""
+        options = spec.gates.relative
+        if options is None:
+            return
+        judge = StepJudge(self.target, self.log.emit)
+        decision = judge.judge(options, new=new, baseline=baseline, since=since, label=label, traffic=traffic)
+        if decision.action(options.on_inconclusive) == "fail":
+            reasons = "; ".join(decision.reasons())
+            raise StepFailedError(f"relative gate {decision.outcome.value} at {label}: {reasons}")
 
     def _bake(self, name: str, seconds: float, *, since: float, gates: RolloutSpec | None) -> GateReport | None:
         """Wait ``seconds`` probing liveness (and, with gates, failing early); then judge with min_requests."""

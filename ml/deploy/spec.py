@@ -16,6 +16,9 @@ Conventions:
 - **Gates** are judged on the new deployment's metrics since the current step began; a latency
   gate left out is not judged. With fewer than ``min_requests`` requests the engine keeps waiting
   up to ``gates.max_wait`` and then fails (``insufficient_traffic: fail``) or passes the step.
+- **Statistics**: ``gates.relative`` judges the new colour against the one it replaces (three
+  outcomes, a stated confidence), and ``strategy: ab`` runs an A/B experiment to a decision; both
+  are defined in `ml.deploy.spec_decide` beside the policies they configure.
 
 Example::
 
@@ -44,11 +47,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.contract.validation import YamlDocument, validate_document
+from ml.deploy.spec_decide import ABTest, RelativeGates
 from ml.validate.spec import ValidationSpec
 
 MODEL_URI = re.compile(r"^models:/(?P<name>[^/@\s]+)(?:@(?P<alias>[A-Za-z0-9_\-]+)|/(?P<version>[0-9]+))$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)")
-STRATEGIES = ("blue_green", "canary", "linear")
+STRATEGIES = ("blue_green", "canary", "linear", "ab")
 
 
 class SpecError(UserError):
@@ -136,7 +140,7 @@ class Linear(_Model):
         return [*steps, 100]
 
 
-Strategy = Annotated[BlueGreen | Canary | Linear, Field(discriminator="type")]
+Strategy = Annotated[BlueGreen | Canary | Linear | ABTest, Field(discriminator="type")]
 
 
 class Gates(_Model):
@@ -149,6 +153,8 @@ class Gates(_Model):
     max_wait: Duration | None = None
     """How long past the bake time to wait for ``min_requests``; default: the bake time (at least 30 s)."""
     insufficient_traffic: Literal["fail", "pass"] = "fail"
+    relative: RelativeGates | None = None
+    """The new colour against the one it replaces, where both serve (`ml.deploy.spec_decide`)."""
 
     @model_validator(mode="after")
     def _ordered_latencies(self) -> Gates:

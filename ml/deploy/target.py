@@ -26,6 +26,16 @@ Contract for a target module ``ml/deploy/targets/<name>.py`` (local, azure, sage
   no-op); ``is_healthy`` is a cheap liveness probe the engine calls while it bakes a step;
 - ``preflight(spec, ...)`` refuses a spec the target cannot honour (a gate it has no metrics for, a
   strategy its platform cannot run) before the engine journals or creates anything;
+- ``read_window(name, since)`` is the same window for the statistical gates (`ml.deploy.decide`):
+  counts, and latency as far as the platform reports it -- ``latency_evidence`` says how far:
+  ``samples`` or ``histogram`` (a relative latency test can run) or ``percentiles`` (the default,
+  from `read_metrics`: only fixed p95/p99 thresholds can be judged);
+- A/B experiments: ``assignments`` says how users can be split (``random`` per request is the
+  weighted split every target has; ``cookie``/``header`` pin a user to one arm), `set_assignment`
+  applies a split, ``request_log`` + `read_assignments` name the deployment that served each request
+  id (so fed-back business outcomes can be attributed). ``engine_steps = False`` says the platform
+  runs every rollout natively, so the engine judges no step: no relative gate, no A/B test.
+  `ml.deploy.ab_rollout.refusals` checks all of these before a rollout starts;
 - a target that runs a whole rollout natively (SageMaker's blue/green deployment config with
   auto-rollback alarms) overrides `DeploymentTarget.native_rollout` and returns its result; the
   engine then only records it and moves aliases. Returning None (the default) means "step me".
@@ -39,11 +49,15 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
+from ml.deploy.decide import ColourWindow, LatencyEvidence
 from ml.deploy.spec import RolloutSpec, endpoint_of
+
+if TYPE_CHECKING:
+    from ml.deploy.spec_decide import StickyAssignment
 
 DEFAULT_COLOURS = ("blue", "green")
 
@@ -153,6 +167,10 @@ class DeploymentTarget(ABC):
 
     kind: ClassVar[str] = "abstract"
     supports_mirror: ClassVar[bool] = True
+    latency_evidence: ClassVar[LatencyEvidence] = "percentiles"
+    assignments: ClassVar[frozenset[str]] = frozenset({"random"})
+    request_log: ClassVar[bool] = False
+    engine_steps: ClassVar[bool] = True
 
     def __init__(self, outputs: PlatformOutputs, endpoint: str) -> None:
         self.outputs = outputs
@@ -191,6 +209,30 @@ class DeploymentTarget(ABC):
     @abstractmethod
     def read_metrics(self, name: str, since: float) -> DeploymentMetrics:
         """Requests, errors and latency percentiles of ``name`` since the epoch time ``since``."""
+
+    def read_window(self, name: str, since: float) -> ColourWindow:
+        """``name``'s window for the statistical gates; the default carries `read_metrics`' counts and percentiles."""
+        metrics = self.read_metrics(name, since)
+        return ColourWindow(
+            requests=metrics.requests, errors=metrics.errors, p95_ms=metrics.p95_ms, p99_ms=metrics.p99_ms
+        )
+
+    def set_assignment(self, weights: dict[str, int], sticky: StickyAssignment | None) -> None:
+        """Split live traffic between A/B arms; ``sticky`` pins each user (by cookie or header) to one arm.
+
+        Why a call of its own and not `set_traffic`: a random split is the weighted map every target
+        has, but pinning users is a platform feature (a proxy's sticky cookie, a route's session
+        persistence); a target without it refuses here, and `ml.deploy.ab_rollout` refuses the spec
+        before anything is created, from ``assignments``.
+        """
+        if sticky is not None:
+            can = ", ".join(sorted(self.assignments))
+            raise UserError(f"the {self.kind} target cannot pin users by {sticky.describe()} (it assigns by: {can})")
+        self.set_traffic(weights, {})
+
+    def read_assignments(self, since: float) -> dict[str, str]:
+        """Request id -> the deployment that served it, for requests since ``since`` (``request_log`` targets)."""
+        raise UserError(f"the {self.kind} target does not record which deployment served each request id")
 
     @abstractmethod
     def delete_deployment(self, name: str) -> None:

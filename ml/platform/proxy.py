@@ -36,7 +36,7 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ import yaml
 from ml.contract.errors import UserError
 from ml.platform.layout import Layout
 from ml.platform.process import ProcessRecord, free_port, log_tail, spawn, venv_env
+from ml.platform.proxy_access import access_log_config, sticky_cookie
 
 PROXY = "proxy"
 LIVE, ENDPOINT, RETRY = "live", "endpoint", "retry"
@@ -110,9 +111,15 @@ def static_config(layout: Layout, *, web_port: int, api_port: int) -> dict[str, 
             "providersThrottleDuration": "100ms",
             "file": {"filename": str(layout.proxy_dynamic), "watch": True},
         },
+        "accessLog": access_log_config(access_log_path(layout)),
         "log": {"level": "ERROR"},
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
     }
+
+
+def access_log_path(layout: Layout) -> Path:
+    """Traefik's JSON access log: which deployment served each request id (A/B feedback, `proxy_access`)."""
+    return layout.logs / "proxy-access.jsonl"
 
 
 def dynamic_config(state: EndpointState) -> dict[str, Any]:
@@ -135,6 +142,8 @@ def dynamic_config(state: EndpointState) -> dict[str, Any]:
     live = [{"name": name, "weight": weight} for name, weight in sorted(state.weights.items()) if weight > 0]
     if live:
         services[LIVE] = {"weighted": {"services": live, "healthCheck": {}}}
+        if state.sticky_cookie:  # an A/B test's sticky assignment: one cookie pins a user to one deployment
+            services[LIVE]["weighted"]["sticky"] = sticky_cookie(state.sticky_cookie)
         entry = LIVE
         mirrors = [{"name": name, "percent": pct} for name, pct in sorted(state.mirror.items()) if pct > 0]
         if mirrors:
@@ -174,9 +183,12 @@ class EndpointState:
     mirror: dict[str, int] = field(default_factory=dict)
     health: dict[str, str] = field(default_factory=dict)
     """Per deployment: ``UP``, ``DOWN`` or ``unknown`` (Traefik checks only servers that a router uses)."""
+    sticky_cookie: str | None = None
+    """The cookie that pins a user to one deployment of the split (an A/B test's sticky assignment)."""
 
     def same_map(self, other: EndpointState) -> bool:
-        return (self.deployments, self.weights, self.mirror) == (other.deployments, other.weights, other.mirror)
+        mine = (self.deployments, self.weights, self.mirror, self.sticky_cookie)
+        return mine == (other.deployments, other.weights, other.mirror, other.sticky_cookie)
 
     def traffic(self) -> dict[str, Any]:
         return {"weights": dict(self.weights), "mirror": dict(self.mirror)}
@@ -282,6 +294,7 @@ class Proxy:
     def state(self) -> EndpointState:
         """What Traefik serves now, from its API (not from the file we wrote)."""
         deployments, health, weights, mirror = {}, {}, {}, {}
+        sticky: str | None = None
         for service in self._get("/api/http/services?per_page=1000"):
             if service.get("provider") != "file":
                 continue
@@ -294,9 +307,10 @@ class Proxy:
                     health[name] = (service.get("serverStatus") or {}).get(url, "unknown")
             elif name == LIVE:
                 weights = {str(s["name"]): int(s.get("weight", 1)) for s in service["weighted"].get("services") or []}
+                sticky = ((service["weighted"].get("sticky") or {}).get("cookie") or {}).get("name")
             elif name == ENDPOINT:
                 mirror = {str(m["name"]): int(m.get("percent", 0)) for m in service["mirroring"].get("mirrors") or []}
-        return EndpointState(deployments, weights, mirror, health)
+        return EndpointState(deployments, weights, mirror, health, sticky)
 
     # --- changes -------------------------------------------------------------------------------------
 
@@ -326,7 +340,7 @@ class Proxy:
         if not url.startswith(("http://", "https://")):
             raise ProxyError(f"deployment '{name}': the URL must be http(s), got {url!r}")
         live = self.state()
-        self.apply(EndpointState({**live.deployments, name: url.rstrip("/")}, live.weights, live.mirror))
+        self.apply(replace(live, deployments={**live.deployments, name: url.rstrip("/")}))
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (and its mirror share); refused while it still takes live traffic; no-op if unknown."""
@@ -336,10 +350,16 @@ class Proxy:
         if live.weights.get(name, 0) > 0:
             raise ProxyError(f"deployment '{name}' still has {live.weights[name]}% of traffic; move it away first")
         deployments = {k: v for k, v in live.deployments.items() if k != name}
-        self.apply(EndpointState(deployments, live.weights, {k: v for k, v in live.mirror.items() if k != name}))
+        self.apply(replace(live, deployments=deployments, mirror={k: v for k, v in live.mirror.items() if k != name}))
 
-    def set_traffic(self, weights: dict[str, Any], mirror: dict[str, Any] | None = None) -> EndpointState:
-        """Replace the weights (integers summing to 100, or empty) and mirror shares; acknowledged by the API."""
+    def set_traffic(
+        self, weights: dict[str, Any], mirror: dict[str, Any] | None = None, *, sticky_cookie: str | None = None
+    ) -> EndpointState:
+        """Replace the weights (integers summing to 100, or empty) and mirror shares; acknowledged by the API.
+
+        ``sticky_cookie`` pins each user to one deployment of the split by that cookie (an A/B test);
+        every other traffic change drops it.
+        """
         mirror = mirror or {}
         live = self.state()
         for label, table in (("weights", weights), ("mirror", mirror)):
@@ -358,6 +378,7 @@ class Proxy:
             live.deployments,
             {k: int(v) for k, v in weights.items() if v > 0},
             {k: int(v) for k, v in mirror.items() if v > 0} if any(v > 0 for v in weights.values()) else {},
+            sticky_cookie=sticky_cookie if weights else None,
         )
         return self.apply(desired)
 

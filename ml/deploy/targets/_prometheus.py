@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 
 from ml.contract.errors import UserError
+from ml.deploy.decide import ColourWindow, LatencyDistribution
 from ml.deploy.target import DeploymentMetrics
 
 ENV_OVERRIDES = {
@@ -167,6 +168,25 @@ class PrometheusMetrics:
 
     def read(self, values: Mapping[str, Any], since: float, *, now: float | None = None) -> DeploymentMetrics:
         """Requests, errors and p95/p99 of one colour from ``since`` to ``now`` (``values`` fill the templates)."""
+        by_class, buckets = self.read_counts(values, since, now=now)
+        return metrics_from_counts(by_class, buckets, error_classes=self.queries.error_classes)
+
+    def read_window(self, values: Mapping[str, Any], since: float, *, now: float | None = None) -> ColourWindow:
+        """The same window for the statistical gates: counts plus the latency histogram's buckets."""
+        by_class, buckets = self.read_counts(values, since, now=now)
+        metrics = metrics_from_counts(by_class, buckets, error_classes=self.queries.error_classes)
+        return ColourWindow(
+            requests=metrics.requests,
+            errors=metrics.errors,
+            latency=LatencyDistribution.from_cumulative(buckets) if buckets else None,
+            p95_ms=metrics.p95_ms,
+            p99_ms=metrics.p99_ms,
+        )
+
+    def read_counts(
+        self, values: Mapping[str, Any], since: float, *, now: float | None = None
+    ) -> tuple[dict[str, float], dict[float, float]]:
+        """Requests by status class and cumulative latency buckets (ms) of one colour from ``since`` to ``now``."""
         now = time.time() if now is None else now
         window = max(1, math.ceil(now - since))
         filled = {**values, "window": window}
@@ -180,7 +200,7 @@ class PrometheusMetrics:
             if le is not None:
                 bound = math.inf if le in ("+Inf", "Inf", "inf") else float(le)
                 buckets[bound] = buckets.get(bound, 0.0) + _value(series)
-        return metrics_from_counts(by_class, buckets, error_classes=self.queries.error_classes)
+        return by_class, buckets
 
 
 def _value(series: Mapping[str, Any]) -> float:

@@ -38,6 +38,7 @@ from typing import Any
 
 from ml.contract import KubernetesServingRef, PlatformOutputs
 from ml.contract.errors import UserError
+from ml.deploy.decide import ColourWindow
 from ml.deploy.spec import Gates, RolloutSpec
 from ml.deploy.target import (
     DEFAULT_COLOURS,
@@ -78,6 +79,7 @@ class KubernetesTarget(DeploymentTarget):
 
     kind = "kubernetes"
     supports_mirror = False
+    latency_evidence = "histogram"  # the gateway's request-time buckets via Prometheus (`_prometheus`)
 
     def __init__(
         self,
@@ -325,17 +327,25 @@ class KubernetesTarget(DeploymentTarget):
         """
         if self.metrics is None:
             return DeploymentMetrics(requests=0, errors=0)
+        return self.metrics.read(self._query_values(name), since)
+
+    def read_window(self, name: str, since: float) -> ColourWindow:
+        """Counts and the gateway's latency buckets, for the relative gates; unmeasured without Prometheus."""
+        if self.metrics is None:
+            return ColourWindow(requests=0, errors=0, error=f"stack '{self.outputs.stack}' exports no Prometheus URL")
+        return self.metrics.read_window(self._query_values(name), since)
+
+    def _query_values(self, name: str) -> dict[str, object]:
         refs = self._backend_refs(self._require_route())
         service = self.ref.services[name]
         index = next((i for i, ref in enumerate(refs) if ref.get("name") == service), None)
-        values = {
+        return {
             "namespace": self.ref.namespace,
             "route": self.ref.route_name,
             "service": service,
             "colour": name,
             "index": "" if index is None else index,
         }
-        return self.metrics.read(values, since)
 
     def delete_deployment(self, name: str) -> None:
         deployment = self._deployment(name)

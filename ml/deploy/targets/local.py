@@ -17,12 +17,15 @@ import time
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
+from ml.deploy.decide import ColourWindow, LatencyDistribution
+from ml.deploy.spec_decide import StickyAssignment
 from ml.deploy.target import DeploymentError, DeploymentInfo, DeploymentMetrics, DeploymentTarget, ModelRef, Traffic
 from ml.deploy.targets._prometheus import metrics_from_counts
 from ml.platform import model_server
 from ml.platform.layout import Layout
 from ml.platform.process import log_tail, stop
-from ml.platform.proxy import Proxy
+from ml.platform.proxy import Proxy, access_log_path
+from ml.platform.proxy_access import read_access_log
 
 
 class LocalTarget(DeploymentTarget):
@@ -30,6 +33,9 @@ class LocalTarget(DeploymentTarget):
 
     kind = "local"
     supports_mirror = True
+    latency_evidence = "histogram"  # Traefik's per-service request-duration buckets, fine from 2 to 50 ms
+    assignments = frozenset({"random", "cookie"})  # a weighted service pins users by cookie, not by header
+    request_log = True  # Traefik's JSON access log names the deployment of every X-Request-Id
 
     def __init__(self, outputs: PlatformOutputs, endpoint: str, *, layout: Layout | None = None) -> None:
         super().__init__(outputs, endpoint)
@@ -95,6 +101,24 @@ class LocalTarget(DeploymentTarget):
     def read_metrics(self, name: str, since: float) -> DeploymentMetrics:
         window = self.proxy.window(name, since)
         return metrics_from_counts(window.by_class(), window.buckets_ms)
+
+    def read_window(self, name: str, since: float) -> ColourWindow:
+        window = self.proxy.window(name, since)
+        metrics = metrics_from_counts(window.by_class(), window.buckets_ms)
+        latency = LatencyDistribution.from_cumulative(window.buckets_ms) if window.buckets_ms else None
+        return ColourWindow(
+            requests=metrics.requests, errors=metrics.errors, latency=latency, p95_ms=metrics.p95_ms,
+            p99_ms=metrics.p99_ms,
+        )  # fmt: skip
+
+    def set_assignment(self, weights: dict[str, int], sticky: StickyAssignment | None) -> None:
+        if sticky is not None and sticky.cookie is None:
+            super().set_assignment(weights, sticky)  # refuses: Traefik cannot pin by header
+        self.proxy.set_traffic(weights, {}, sticky_cookie=sticky.cookie if sticky is not None else None)
+
+    def read_assignments(self, since: float) -> dict[str, str]:
+        records = read_access_log(access_log_path(self.layout), since)
+        return {record.request_id: record.deployment for record in records if record.request_id}
 
     def delete_deployment(self, name: str) -> None:
         self.proxy.unregister(name)

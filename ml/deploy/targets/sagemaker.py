@@ -66,6 +66,7 @@ class SageMakerTarget(DeploymentTarget):
 
     kind = "sagemaker"
     supports_mirror = False
+    engine_steps = False  # native blue/green with CloudWatch alarms: no relative gate, no A/B test (see ab_rollout)
 
     def __init__(
         self,
