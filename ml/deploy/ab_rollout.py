@@ -28,10 +28,12 @@ from ml.deploy.decide import ExperimentDecision, latency_refusal
 from ml.deploy.endings import Endings
 from ml.deploy.events import RolloutLog, RolloutResult, StepFailedError, fmt_weights
 from ml.deploy.experiment import Experiment, FeedbackSource
+from ml.deploy.feedback import FeedbackStore, JoinedFeedback
 from ml.deploy.journal import Journal
 from ml.deploy.spec import BlueGreen, RolloutSpec
 from ml.deploy.spec_decide import ABTest, StickyAssignment
 from ml.deploy.target import DeploymentTarget, ModelRef
+from ml.stack import local_home
 
 MAX_ENGINE_ARMS = 2
 
@@ -154,9 +156,12 @@ class ABRollout:
             traffic=weights,
         )
         since = self.timing.get("clock", time.time)()  # the window starts once the split is served
+        feedback = self.feedback
+        if feedback is None and ab.outcome == "feedback":  # what `ml deploy feedback` wrote, joined by request id
+            feedback = JoinedFeedback(FeedbackStore.for_endpoint(local_home(), self.target.endpoint), self.target)
         experiment = Experiment(
             self.target, self.log.emit, lambda record: self.journal.update(experiment=record),
-            feedback=self.feedback, **self.timing,
+            feedback=feedback, **self.timing,
         )  # fmt: skip
         decision = experiment.run(ab, arms=[champion, new], champion=champion, since=since)
         self._evidence(decision, model=model, new=new, champion=champion)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from ml.contract import PlatformOutputs
+from ml.deploy.ab_cli import experiment_table, feedback_cli
 from ml.deploy.audit import AuditTrail, audit_path, read_records
 from ml.deploy.engine import RolloutEngine, RolloutEvent, RolloutResult
 from ml.deploy.journal import Journal
@@ -225,8 +227,9 @@ def status_command(
     outputs_file: Path | None = _OUTPUTS,
     endpoint: str | None = typer.Option(None, help="Endpoint (default: the stack's)"),
     last: int = typer.Option(8, help="How many audit records to show"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables"),
 ) -> None:
-    """The endpoint's traffic map, deployments, any rollout in progress and the latest audit records."""
+    """The endpoint's traffic map, deployments, any rollout or A/B experiment in progress, the latest audit."""
     outputs = _outputs(stack, outputs_file)
     target = target_for(outputs, endpoint)
     try:
@@ -250,6 +253,19 @@ def status_command(
     console.print(table)
     journal = Journal(journal_dir(), outputs.stack, target.endpoint)
     active = journal.load()
+    if as_json:
+        records = [r for r in read_records(audit_path(outputs)) if r.get("endpoint") == target.endpoint][-last:]
+        rollout = None if active is None else {k: active.get(k) for k in ("id", "phase", "step", "new", "model")}
+        document = {
+            "endpoint": target.endpoint,
+            "traffic": traffic.as_dict(),
+            "deployments": [vars(info) for info in deployments],
+            "rollout": rollout,
+            "experiment": None if active is None else active.get("experiment"),
+            "audit": records,
+        }
+        print(json.dumps(document, indent=2, default=str))
+        return
     if active is not None:
         alive = journal.holder_alive()
         state = "running" if alive else ("interrupted" if alive is False else f"started on {active.get('host')}")
@@ -259,6 +275,8 @@ def status_command(
             f"model {model.get('name')}/{model.get('version')} as '{active.get('new')}'"
             + ("; run `ml deploy recover`" if alive is False else "")
         )
+        if active.get("experiment"):
+            console.print(experiment_table(active["experiment"]))
     records = [r for r in read_records(audit_path(outputs)) if r.get("endpoint") == target.endpoint][-last:]
     if records:
         audit = Table(title=f"audit ({audit_path(outputs)}, UTC)", title_justify="left")
@@ -295,5 +313,6 @@ def rollback_command(
 
 def register(app: typer.Typer) -> None:
     """Attach `ml deploy` and `ml rollback` to the root app."""
+    deploy_app.add_typer(feedback_cli, name="feedback")
     app.add_typer(deploy_app, name="deploy")
     app.command("rollback")(rollback_command)
