@@ -14,7 +14,7 @@ import pytest
 
 from ml.contract import PlatformOutputs
 from ml.stack import default_local_outputs
-from tests.model.helpers import Split, fit, holdout_csv, split
+from tests.model.helpers import HOLDOUT, Split, fit, split
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +56,9 @@ def data() -> Split:
 
 
 @pytest.fixture(scope="module")
-def holdout(home: Path, data: Split) -> Path:
-    return holdout_csv(home / "holdout.csv", data)
+def holdout() -> Path:
+    """The example rollout's evaluation set (examples/data/make_holdout.py: the training script's hold-out)."""
+    return HOLDOUT
 
 
 @pytest.fixture(scope="module")
