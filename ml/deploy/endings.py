@@ -196,15 +196,7 @@ class Endings:
             for held in data["mlflow_pending"]:
                 if isinstance(held, dict) and "step" in held:  # the same timestamps: no duplicate if it got there
                     self.audit.log_step(rollout_id, self.target.endpoint, held["step"], held["metrics"], held["at"])
-            if data.get("phase") == phases.DONE:
-                spec = RolloutSpec.model_validate(data["spec"])
-                self.registry.promote(
-                    model,
-                    alias=spec.promote_alias,
-                    endpoint=self.target.endpoint,
-                    rollout_id=rollout_id,
-                    rollback=data.get("kind") == "rollback",
-                )
+            # the alias itself moved before the journal closed (a failed move keeps the journal open, committed)
             tags = {"ml.deploy.last_outcome": outcome, "ml.deploy.last_rollout": rollout_id}
             self.audit.tag_model(rollout_id, self.target.endpoint, model.name, model.version, tags)
             self.audit.finish_run(rollout_id, self.target.endpoint, outcome, {})
