@@ -31,6 +31,7 @@ from ml.deploy.journal import Journal
 from ml.deploy.registry import Registry
 from ml.deploy.spec import load_spec
 from ml.deploy.target import target_for
+from ml.preflight.run import require_preflight
 from ml.stack import local_home, resolve_outputs
 
 console = Console()
@@ -187,6 +188,7 @@ def run_command(
     )
     outputs = _outputs(stack, outputs_file)
     endpoint = spec.endpoint_for(outputs)
+    require_preflight(outputs)  # a cloud stack's quotas, names, CRDs before anything is created; local: no-op
     engine = build_engine(outputs, endpoint, on_event=_print_event)
     try:
         with _interrupt_on_sigterm():

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ml.contract import PlatformOutputs
+from ml.preflight.run import require_preflight
 from ml.stack import resolve_outputs
 from ml.sweep.backends.base import SweepState, SweepStatus, backend_for, last_sweep, remember_sweep
 from ml.sweep.register import register_best
@@ -141,6 +142,7 @@ def run(
     if dry_run:
         console.print(f"dry run: sweep '{sweep_spec.name}' is valid for backend '{backend.name}'; nothing submitted")
         return
+    require_preflight(outputs, parts=("azure", "aws"))  # a cloud stack's quotas before submitting; local: no-op
     remembered: set[str] = set()
     with Live(
         Text(f"starting sweep '{sweep_spec.name}' on {backend.name} ..."), console=console, refresh_per_second=4
