@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from infra.config import ArtifactSettings, BudgetSettings, DeploySettings, EndpointSettings
+from infra.config import ArtifactSettings, BudgetSettings, DeploySettings, EndpointSettings, MonitoringSettings
 from ml.contract import AutoscaleProfile, BudgetRef, DeployPolicy, PlatformOutputs
 
 
@@ -58,6 +58,26 @@ def artifacts_section(settings: ArtifactSettings, *, name: pulumi.Input[str], ur
 def deploy_section(settings: DeploySettings) -> dict[str, Any]:
     """`deploy`: the rollout policy `ml deploy` enforces on every target (`mlops:deploy.*`)."""
     return DeployPolicy(require_approval=settings.require_approval).model_dump()
+
+
+def monitoring_section(
+    settings: MonitoringSettings, *, capture_uri: pulumi.Input[str], platform_capture_uri: pulumi.Input[str]
+) -> dict[str, Any] | None:
+    """`monitoring`: sampling, retention and where captures land (None when `mlops:monitoring.enabled` is off).
+
+    ``capture_uri`` is where the stack's endpoint writes (Azure ML's collector path, SageMaker's
+    destination); ``platform_capture_uri`` where the platform's own serving processes write
+    `CaptureRecord`s (Kubernetes pods): the artifact store's capture prefix.
+    """
+    if not settings.enabled:
+        return None
+    return {
+        "enabled": True,
+        "sampling_percent": settings.sampling_percent,
+        "capture_uri": capture_uri,
+        "platform_capture_uri": platform_capture_uri,
+        "retention_days": settings.retention_days,
+    }
 
 
 def contract_document(fields: dict[str, Any]) -> pulumi.Output[dict[str, Any]]:

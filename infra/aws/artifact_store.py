@@ -17,7 +17,7 @@ from pulumi_aws import kms, s3
 
 from infra.aws.policies import bucket_policy, render
 from infra.common import child_options
-from infra.config import ArtifactSettings, AwsStorageClasses
+from infra.config import ArtifactSettings, AwsStorageClasses, MonitoringSettings
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,25 @@ class ArtifactStoreArgs:
     storage_classes: AwsStorageClasses
     tags: dict[str, str]
     protect: bool
+    monitoring: MonitoringSettings | None = None
+
+
+def capture_rule(monitoring: MonitoringSettings) -> list[dict[str, Any]]:
+    """Captured requests (SageMaker Data Capture, Kubernetes pods) expire after ``retentionDays``.
+
+    Why a rule of its own: captures hold users' inputs, so how long they stay is a privacy decision
+    (``mlops:monitoring.retentionDays``), not the artifact tiers' cost decision.
+    """
+    if not monitoring.enabled:
+        return []
+    return [
+        {
+            "id": "expire-capture",
+            "status": "Enabled",
+            "filter": {"prefix": monitoring.capture_prefix},
+            "expiration": {"days": monitoring.retention_days},
+        }
+    ]
 
 
 def _rule_id(prefix: str) -> str:
@@ -167,7 +186,8 @@ class ArtifactStore(pulumi.ComponentResource):
         s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
-            rules=lifecycle_rules(settings, args.storage_classes),
+            rules=lifecycle_rules(settings, args.storage_classes)
+            + (capture_rule(args.monitoring) if args.monitoring else []),
             region=region,
             # Noncurrent-version rules need versioning configured first.
             opts=child_options(self, depends_on=[versioning]),

@@ -20,8 +20,9 @@ import pulumi
 from pulumi_aws import appautoscaling, cloudwatch, sagemaker
 
 from infra.common import child_options
-from infra.config import AwsEndpointAlarms, EndpointSettings
+from infra.config import AwsEndpointAlarms, EndpointSettings, MonitoringSettings
 from ml.contract.aws import accepts_volume_kms_key
+from ml.contract.monitoring import pulumi_args, sagemaker_data_capture
 
 VARIANT = "primary"
 """The serving variant's name; rollouts keep it so autoscaling and alarms stay attached."""
@@ -45,6 +46,9 @@ class InferenceEndpointArgs:
     tags: dict[str, str]
     depends_on: list[pulumi.Resource]
     """What the execution role needs before SageMaker downloads the model (its S3/KMS policy)."""
+    monitoring: MonitoringSettings | None = None
+    capture_uri: pulumi.Input[str] | None = None
+    """``s3://<artifact bucket>/<capture prefix>``: where Data Capture writes when monitoring is on."""
 
 
 class InferenceEndpoint(pulumi.ComponentResource):
@@ -82,6 +86,16 @@ class InferenceEndpoint(pulumi.ComponentResource):
                 }
             ],
             kms_key_arn=args.key_arn if accepts_volume_kms_key(settings.instance_type) else None,
+            # The same capture every config `ml deploy` creates gets (ml.contract.monitoring).
+            data_capture_config=(
+                pulumi_args(
+                    sagemaker_data_capture(
+                        args.capture_uri, sampling_percent=args.monitoring.sampling_percent, kms_key_arn=args.key_arn
+                    )
+                )
+                if args.monitoring is not None and args.monitoring.enabled and args.capture_uri is not None
+                else None
+            ),
             region=region,
             tags=tags,
             opts=child_options(self),

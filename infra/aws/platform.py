@@ -15,13 +15,14 @@ import pulumi_aws as aws
 
 from infra.aws.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.aws.budget import COST_TAG_KEY, Budget, BudgetArgs
+from infra.aws.drift_alarm import DriftAlarm, DriftAlarmArgs
 from infra.aws.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
 from infra.aws.network import VpcEndpoints, VpcEndpointsArgs
 from infra.aws.training_cluster import GpuTrainingCluster, GpuTrainingClusterArgs
 from infra.aws.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
 from infra.kubernetes.platform import build_kubernetes_serving
-from infra.outputs import artifacts_section, budget_section, checkpoint_uri, endpoint_autoscale
+from infra.outputs import artifacts_section, budget_section, checkpoint_uri, endpoint_autoscale, monitoring_section
 from ml.contract import SCHEMA_VERSION
 
 
@@ -40,6 +41,7 @@ class AwsPlatform(pulumi.ComponentResource):
         tags = {**settings.resource_tags, COST_TAG_KEY: prefix}
         protect = settings.protect_stateful_resources
         cluster, serving, artifact_settings = settings.training_cluster, settings.endpoint, settings.artifacts
+        monitoring = settings.monitoring
 
         artifacts = ArtifactStore(
             "artifacts",
@@ -51,6 +53,7 @@ class AwsPlatform(pulumi.ComponentResource):
                 storage_classes=aws_settings.storage_classes,
                 tags=tags,
                 protect=protect,
+                monitoring=settings.monitoring,
             ),
             child,
         )
@@ -98,6 +101,7 @@ class AwsPlatform(pulumi.ComponentResource):
             ),
             child,
         )
+        capture_uri = pulumi.Output.concat(artifacts.uri, "/", monitoring.capture_prefix)
         endpoint = None
         if serving.bootstrap_model is not None and aws_settings.serving_image is not None:
             endpoint = InferenceEndpoint(
@@ -115,9 +119,24 @@ class AwsPlatform(pulumi.ComponentResource):
                     security_group_ids=list(cluster.security_group_ids),
                     tags=tags,
                     depends_on=[workspace.execution_role_policy],
+                    monitoring=monitoring,
+                    capture_uri=capture_uri,
                 ),
                 child,
             )
+            if monitoring.enabled:
+                DriftAlarm(
+                    "drift",
+                    DriftAlarmArgs(
+                        endpoint_name=f"{prefix}-endpoint",
+                        region=region,
+                        emails=list(settings.budget.contact_emails),
+                        sns_topic_arn=aws_settings.budget_sns_topic_arn,
+                        key_arn=artifacts.key_arn,
+                        tags=tags,
+                    ),
+                    child,
+                )
         budget_name = f"{prefix}-monthly"
         Budget(
             "budget",
@@ -163,6 +182,9 @@ class AwsPlatform(pulumi.ComponentResource):
             "artifacts": artifacts_section(artifact_settings, name=artifacts.bucket_name, uri=artifacts.uri),
             "budget": budget_section(settings.budget, name=budget_name),
         }
+        monitoring_fields = monitoring_section(monitoring, capture_uri=capture_uri, platform_capture_uri=capture_uri)
+        if monitoring_fields is not None:
+            self.contract_fields["monitoring"] = monitoring_fields
         kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_server_arn)
         if kubernetes is not None:
             self.contract_fields["kubernetes"] = kubernetes

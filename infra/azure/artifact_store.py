@@ -14,7 +14,8 @@ import pulumi
 from pulumi_azure_native import storage
 
 from infra.common import child_options
-from infra.config import ArtifactSettings
+from infra.config import ArtifactSettings, MonitoringSettings
+from ml.contract.monitoring import AZURE_CAPTURE_PREFIX
 
 CONTAINER = "mlops"
 
@@ -25,6 +26,9 @@ class ArtifactStoreArgs:
     account_name: pulumi.Input[str]
     settings: ArtifactSettings
     protect: bool
+    monitoring: MonitoringSettings | None = None
+    collector_container: pulumi.Input[str] | None = None
+    """The workspace's default blob container, where Azure ML's data collector writes (its own expiry rule)."""
 
 
 def _after(days: int | None) -> dict[str, float] | None:
@@ -68,6 +72,34 @@ def lifecycle_rules(settings: ArtifactSettings, container: str = CONTAINER) -> l
             },
         }
     )
+    return rules
+
+
+def capture_rules(
+    monitoring: MonitoringSettings, container: str = CONTAINER, collector_container: pulumi.Input[str] | None = None
+) -> list[dict[str, Any]]:
+    """Captured requests expire after ``retentionDays``: the capture prefix, and Azure ML's collector path.
+
+    Why rules of their own: captures hold users' inputs, so how long they stay is a privacy decision
+    (``mlops:monitoring.retentionDays``), not the artifact tiers' cost decision.
+    """
+    if not monitoring.enabled:
+        return []
+    delete = {"delete": _after(monitoring.retention_days)}
+    rules = [_rule("expire-capture", container, monitoring.capture_prefix, delete)]
+    if collector_container is not None:
+        rules.append(
+            {
+                **_rule("expire-capture-collector", "", "", delete),
+                "definition": {
+                    "filters": {
+                        "blob_types": ["blockBlob", "appendBlob"],
+                        "prefix_match": [pulumi.Output.concat(collector_container, "/", AZURE_CAPTURE_PREFIX)],
+                    },
+                    "actions": {"base_blob": delete},
+                },
+            }
+        )
     return rules
 
 
@@ -115,7 +147,10 @@ class ArtifactStore(pulumi.ComponentResource):
             account_name=args.account_name,
             resource_group_name=args.resource_group_name,
             management_policy_name="default",
-            policy={"rules": lifecycle_rules(settings)},
+            policy={
+                "rules": lifecycle_rules(settings)
+                + (capture_rules(args.monitoring, CONTAINER, args.collector_container) if args.monitoring else [])
+            },
             opts=child_options(self, depends_on=[container]),
         )
         self.container_name = container.name

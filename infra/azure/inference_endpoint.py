@@ -16,9 +16,10 @@ import pulumi
 from pulumi_azure_native import machinelearningservices, monitor
 
 from infra.common import child_options
-from infra.config import EndpointSettings
+from infra.config import EndpointSettings, MonitoringSettings
 from infra.outputs import endpoint_autoscale
 from ml.contract.azure import autoscale_profile as deployment_autoscale_profile
+from ml.contract.monitoring import azure_data_collector
 
 BOOTSTRAP_DEPLOYMENT = "blue"
 
@@ -32,6 +33,7 @@ class InferenceEndpointArgs:
     settings: EndpointSettings
     public_network_access: bool
     tags: dict[str, str]
+    monitoring: MonitoringSettings | None = None
 
 
 def autoscale_profile(settings: EndpointSettings, deployment_id: pulumi.Input[str]) -> dict[str, Any]:
@@ -49,6 +51,7 @@ class InferenceEndpoint(pulumi.ComponentResource):
     """The endpoint, its optional bootstrap deployment and that deployment's autoscale setting."""
 
     endpoint_name: pulumi.Output[str]
+    endpoint_id: pulumi.Output[str]
     scoring_uri: pulumi.Output[str]
     primary_key: pulumi.Output[str] | None
 
@@ -71,6 +74,7 @@ class InferenceEndpoint(pulumi.ComponentResource):
             opts=child_options(self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
         )
         self.endpoint_name = endpoint.name
+        self.endpoint_id = endpoint.id
         self.scoring_uri = endpoint.properties.apply(lambda p: p.scoring_uri or "")
 
         if settings.bootstrap_model is not None:
@@ -91,6 +95,12 @@ class InferenceEndpoint(pulumi.ComponentResource):
                     "appInsightsEnabled": True,
                     "egressPublicNetworkAccess": "Enabled" if args.public_network_access else "Disabled",
                     "scaleSettings": {"scaleType": "Default"},
+                    # Same collector every colour `ml deploy` creates gets (ml.contract.monitoring).
+                    **(
+                        {"dataCollector": azure_data_collector(args.monitoring.sampling_percent)}
+                        if args.monitoring is not None and args.monitoring.enabled
+                        else {}
+                    ),
                 },
                 tags=args.tags,
                 # Later rollouts replace the model and capacity; Pulumi only creates the first.

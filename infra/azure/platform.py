@@ -13,14 +13,16 @@ from pulumi_azure_native import authorization
 
 from infra.azure.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.azure.budget import Budget, BudgetArgs
+from infra.azure.drift_alert import DriftAlert, DriftAlertArgs
 from infra.azure.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs
 from infra.azure.network import PrivateNetwork, PrivateNetworkArgs
 from infra.azure.training_cluster import GpuTrainingCluster, GpuTrainingClusterArgs
 from infra.azure.workspace import Workspace, WorkspaceArgs
 from infra.config import StackSettings
 from infra.kubernetes.platform import build_kubernetes_serving
-from infra.outputs import artifacts_section, budget_section, checkpoint_uri, endpoint_autoscale
+from infra.outputs import artifacts_section, budget_section, checkpoint_uri, endpoint_autoscale, monitoring_section
 from ml.contract import SCHEMA_VERSION
+from ml.contract.monitoring import AZURE_CAPTURE_PREFIX
 
 
 class AzurePlatform(pulumi.ComponentResource):
@@ -74,6 +76,8 @@ class AzurePlatform(pulumi.ComponentResource):
                 account_name=workspace.storage_account_name,
                 settings=settings.artifacts,
                 protect=protect,
+                monitoring=settings.monitoring,
+                collector_container=workspace.default_blob_container,
             ),
             child,
         )
@@ -100,9 +104,22 @@ class AzurePlatform(pulumi.ComponentResource):
                 settings=settings.endpoint,
                 public_network_access=public,
                 tags=tags,
+                monitoring=settings.monitoring,
             ),
             child,
         )
+        if settings.monitoring.enabled:
+            DriftAlert(
+                "drift",
+                DriftAlertArgs(
+                    resource_group_name=workspace.resource_group_name,
+                    endpoint_name=endpoint_name,
+                    endpoint_id=endpoint.endpoint_id,
+                    emails=list(settings.budget.contact_emails),
+                    tags=tags,
+                ),
+                child,
+            )
         budget_name = f"budget-{settings.name_prefix}"
         Budget(
             "budget",
@@ -150,6 +167,14 @@ class AzurePlatform(pulumi.ComponentResource):
             "artifacts": artifacts_section(settings.artifacts, name=workspace.storage_account_name, uri=artifacts.uri),
             "budget": budget_section(settings.budget, name=budget_name),
         }
+        blob = pulumi.Output.concat("https://", workspace.storage_account_name, ".blob.core.windows.net/")
+        monitoring = monitoring_section(
+            settings.monitoring,
+            capture_uri=pulumi.Output.concat(blob, workspace.default_blob_container, "/", AZURE_CAPTURE_PREFIX),
+            platform_capture_uri=pulumi.Output.concat(artifacts.uri, "/", settings.monitoring.capture_prefix),
+        )
+        if monitoring is not None:
+            self.contract_fields["monitoring"] = monitoring
         kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_uri)
         if kubernetes is not None:
             self.contract_fields["kubernetes"] = kubernetes

@@ -9,6 +9,7 @@ only through their YAML files.
 - `training`, `endpoint`, `artifacts`, `budget`: the sections every cloud reads;
 - `azure`, `aws`: what only one cloud reads (Key Vault; `mlops:aws`) and its instance families;
 - `deploy`: the rollout policy (`requireApproval`), exported for `ml deploy`;
+- `monitoring`: data capture (enabled, sampling, capture prefix, retention), exported for every target;
 - `kubernetes` (with `kubernetes_types`): serving on an existing cluster;
 - `rules`: the checks that span sections (SKUs per cloud, AWS-only rules, AKS vs EKS);
 - `stack`: `StackSettings`, all sections of one stack; `loader`: `load_settings`, `settings_from_pulumi`.
@@ -38,6 +39,7 @@ from infra.config.kubernetes import (
 )
 from infra.config.kubernetes_types import cpu_millicores, memory_bytes
 from infra.config.loader import ConfigError, load_settings, settings_from_pulumi
+from infra.config.monitoring import MonitoringSettings
 from infra.config.network import NetworkSettings
 from infra.config.rules import aws_stack_problems
 from infra.config.stack import StackSettings
@@ -62,6 +64,7 @@ __all__ = [
     "KeyVaultSettings",
     "KubernetesClusterRef",
     "KubernetesSettings",
+    "MonitoringSettings",
     "NetworkSettings",
     "ResourceAmounts",
     "ScaleRule",

@@ -20,6 +20,7 @@ from infra.config.deploy import DeploySettings
 from infra.config.endpoint import EndpointSettings
 from infra.config.kubernetes import KubernetesSettings
 from infra.config.network import NetworkSettings, network_problems
+from infra.config.monitoring import MonitoringSettings, capture_prefix_problems
 from infra.config.rules import aws_stack_problems, check_skus, kubernetes_for_cloud
 from infra.config.training import TrainingClusterSettings
 
@@ -50,6 +51,7 @@ class StackSettings(Section):
 
     @field_validator("name_prefix")
     @classmethod
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     def _prefix(cls, value: str) -> str:
         if not NAME_PREFIX.match(value):
             raise ValueError(
@@ -90,6 +92,15 @@ class StackSettings(Section):
         if problems:
             raise ValueError("\n  - ".join(problems))
         return self
+    @model_validator(mode="after")
+    def _capture_prefix(self) -> StackSettings:
+        """The capture prefix has its own expiry rule (see `capture_prefix_problems`)."""
+        artifacts = self.artifacts
+        problems = capture_prefix_problems(self.monitoring, [t.prefix for t in artifacts.tiers], artifacts.temp_prefix)
+        if problems:
+            raise ValueError("\n  - ".join(problems))
+        return self
+
 
     @property
     def resource_tags(self) -> dict[str, str]:

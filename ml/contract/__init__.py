@@ -7,7 +7,8 @@ What lives here, and nothing else (it imports nothing of `ml/` or `infra/` outsi
 - `validation`: the one translator of pydantic errors (and YAML lines) into user messages;
 - `props`: the reader for nested provider properties (policy rules, cost rules, plan summaries);
 - `declared`: the declared-resource records the offline plan produces and the cost model prices;
-- `azure`, `aws`: the few cloud facts both the program and the rollout targets apply.
+- `azure`, `aws`: the few cloud facts both the program and the rollout targets apply;
+- `capture`: the capture record shape; `monitoring`: each target's data-capture settings and the drift metric.
 """
 
 from ml.contract.outputs import (
@@ -23,6 +24,7 @@ from ml.contract.outputs import (
     DeployPolicy,
     EndpointRef,
     KubernetesServingRef,
+    MonitoringRef,
     PlatformOutputs,
     TrainingProfile,
     parse_platform_outputs,
@@ -41,6 +43,7 @@ __all__ = [
     "DeployPolicy",
     "EndpointRef",
     "KubernetesServingRef",
+    "MonitoringRef",
     "PlatformOutputs",
     "TrainingProfile",
     "parse_platform_outputs",

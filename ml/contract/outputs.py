@@ -153,6 +153,23 @@ class DeployPolicy(_Strict):
     require_approval: bool = False
 
 
+class MonitoringRef(_Strict):
+    """What the stack captures of served traffic (`mlops:monitoring.*`), and where `ml monitor` reads it.
+
+    ``capture_uri`` is the capture root (``s3://bucket/capture/``, an Azure blob URL, or a local path);
+    ``sampling_percent`` the share of requests every target records; ``retention_days`` how long the
+    capture prefix keeps them (its own lifecycle rule in the artifact store).
+    """
+
+    enabled: bool
+    sampling_percent: float = Field(gt=0, le=100)
+    capture_uri: str
+    platform_capture_uri: str | None = None
+    """Where the platform's own serving processes (Kubernetes pods) write records: the artifact store's
+    capture prefix (on AWS the same root as ``capture_uri``; on Azure the collector writes elsewhere)."""
+    retention_days: int | None = Field(default=None, ge=1)
+
+
 class PlatformOutputs(_Strict):
     """Everything `ml` needs to run work on one provisioned stack."""
 
@@ -171,6 +188,8 @@ class PlatformOutputs(_Strict):
     kubernetes: KubernetesServingRef | None = None
     deploy: DeployPolicy | None = None
     """Rollout policy (optional: stacks exported before it existed read as "no approval required")."""
+    monitoring: MonitoringRef | None = None
+    """Data capture (optional: a stack without it captures nothing; `ml monitor` then needs --capture)."""
 
 
 class ContractError(UserError):

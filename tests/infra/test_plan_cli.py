@@ -30,8 +30,8 @@ def test_plan_prints_tree_key_inputs_outputs_and_notice() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Offline plan" in out and "not a diff against deployed state" in out
-    assert "stack dev: 14 resources in 6 components" in out
-    assert "stack prod: 30 resources in 7 components" in out  # + the private network (14 in 1 component)
+    assert "stack dev: 16 resources in 7 components" in out
+    assert "stack prod: 32 resources in 8 components" in out  # + the private network (14 in 1 component)
     for fragment in (
         "mlops:azure:GpuTrainingCluster",
         "vmPriority = LowPriority",
@@ -52,7 +52,7 @@ def test_plan_json_is_machine_readable() -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["stack"] == "prod"
-    assert len(document["resources"]) == 30
+    assert len(document["resources"]) == 32
     assert document["outputs"]["cloud"] == "azure"
 
 

@@ -260,7 +260,16 @@ def _variants(inputs: dict[str, Any]) -> dict[str, Any]:
             for v in inputs.get("productionVariants", [])
         ],
         "kmsKeyArn": inputs.get("kmsKeyArn", "(instance storage: hardware-encrypted)"),
+        **({"dataCapture": _data_capture(inputs["dataCaptureConfig"])} if inputs.get("dataCaptureConfig") else {}),
     }
+
+
+def _data_capture(config: dict[str, Any]) -> str:
+    modes = "+".join(str(option.get("captureMode")) for option in config.get("captureOptions", []))
+    return (
+        f"{modes} at {config.get('initialSamplingPercentage', 0):g}% to {config.get('destinationS3Uri')} "
+        f"(KMS {config.get('kmsKeyId', 'none')})"
+    )
 
 
 def _scaling_policy_summary(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +282,9 @@ def _scaling_policy_summary(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _alarm_summary(inputs: dict[str, Any]) -> dict[str, Any]:
+    if inputs.get("metricQueries"):  # a metric-math alarm (the drift alarm's SEARCH)
+        expression = next((q.get("expression") for q in inputs["metricQueries"] if q.get("returnData")), None)
+        return {"name": inputs.get("name"), "when": f"{expression} > {inputs.get('threshold'):g}"}
     statistic = inputs.get("extendedStatistic") or inputs.get("statistic")
     return {
         "name": inputs.get("name"),

@@ -22,7 +22,7 @@ def test_plan_prints_the_aws_platform_with_its_key_inputs() -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "stack dev-aws: 23 resources in 6 components" in out
+    assert "stack dev-aws: 26 resources in 7 components" in out
     for fragment in (
         "mlops:aws:Platform",
         "mlops:aws:ArtifactStore",

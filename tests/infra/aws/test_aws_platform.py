@@ -25,6 +25,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 STATEFUL = {KEY, BUCKET, "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer", "aws:sagemaker/domain:Domain"}
 GLOBAL_SERVICES = {"iam", "budgets", "costexplorer"}
 UNTAGGABLE = {
+    "aws:sns/topicSubscription:TopicSubscription",
     # S3 bucket sub-resources, aliases, inline policies and scaling policies take no tags in AWS.
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -91,16 +92,17 @@ def test_every_resource_sits_in_its_capability_component(dev: OfflinePlan, prod:
             "training": "mlops:aws:GpuTrainingCluster",
             "serving": "mlops:aws:InferenceEndpoint",
             "budget": "mlops:aws:Budget",
+            "drift": "mlops:aws:DriftAlarm",
             **network,
         }
         for resource in plan.resources:
             if resource.type == "mlops:aws:Platform":
                 continue
-            expected = "mlops:aws:Platform" if not resource.custom else _component_of(resource.type)
+            expected = "mlops:aws:Platform" if not resource.custom else _component_of(resource.type, resource.name)
             assert _parent_type(resource) == expected, resource.name
 
 
-def _component_of(type_token: str) -> str:
+def _component_of(type_token: str, name: str = "") -> str:
     service = type_token.split(":")[1].split("/")[0]
     if service in {"s3", "kms"}:
         return "mlops:aws:ArtifactStore"
@@ -108,6 +110,8 @@ def _component_of(type_token: str) -> str:
         return "mlops:aws:Workspace"
     if service == "ec2":
         return "mlops:aws:VpcEndpoints"
+    if service == "sns" or type_token == ALARM and name.endswith("drift-alarm"):
+        return "mlops:aws:DriftAlarm"
     if service in {"sagemaker", "appautoscaling", "cloudwatch"}:
         return "mlops:aws:InferenceEndpoint"
     assert service == "budgets", type_token
@@ -115,16 +119,17 @@ def _component_of(type_token: str) -> str:
 
 
 def test_resource_counts(dev: OfflinePlan, prod: OfflinePlan) -> None:
-    # 9 artifact store + 6 workspace + 7 serving + 1 budget; prod adds the Studio domain and 5 VPC endpoints.
-    assert len(dev.custom_resources) == 23
-    assert len(prod.custom_resources) == 24 + 5
+    # 9 artifact store + 6 workspace + 7 serving + 1 budget + 3 drift alarm (topic, alarm, one email);
+    # prod adds the Studio domain, a second email and 5 VPC endpoints.
+    assert len(dev.custom_resources) == 23 + 3
+    assert len(prod.custom_resources) == 24 + 4 + 5
     assert prod.of_type("aws:sagemaker/domain:Domain") and not dev.of_type("aws:sagemaker/domain:Domain")
 
 
 def test_tags_on_everything_taggable_include_the_cost_allocation_tag(plan: OfflinePlan) -> None:
     environment = plan.stack.removesuffix("-aws")
     tagged = [r for r in plan.custom_resources if r.type not in UNTAGGABLE]
-    assert len(tagged) == {"dev-aws": 12, "prod-aws": 13 + 5}[plan.stack]  # prod: + 5 VPC endpoints
+    assert len(tagged) == {"dev-aws": 12 + 2, "prod-aws": 13 + 2 + 5}[plan.stack]  # + drift topic and alarm  # prod: + 5 VPC endpoints
     for resource in tagged:
         tags = resource.inputs["tags"]
         assert tags["environment"] == environment, resource.name
@@ -208,7 +213,13 @@ def test_lifecycle_rules_from_config(dev: OfflinePlan, prod: OfflinePlan) -> Non
     rules = {
         r["id"]: r for r in prod.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
     }
-    assert list(rules) == ["tier-artifacts", "tier-experiments", "expire-temp", "clean-old-versions-and-uploads"]
+    assert list(rules) == [
+        "tier-artifacts",
+        "tier-experiments",
+        "expire-temp",
+        "clean-old-versions-and-uploads",
+        "expire-capture",
+    ]
     assert rules["tier-experiments"] == {
         "id": "tier-experiments",
         "status": "Enabled",
@@ -400,7 +411,7 @@ def test_every_variant_is_autoscaled_on_invocations_per_instance(dev: OfflinePla
 def test_alarms_watch_the_variant_and_are_the_rollback_alarms(dev: OfflinePlan, prod: OfflinePlan) -> None:
     for plan, max_errors, max_latency_us in ((dev, 5, 1_000_000), (prod, 10, 500_000)):
         endpoint = plan.one("aws:sagemaker/endpoint:Endpoint").inputs["name"]
-        alarms = {a.inputs["metricName"]: a.inputs for a in plan.of_type(ALARM)}
+        alarms = {a.inputs["metricName"]: a.inputs for a in plan.of_type(ALARM) if "metricName" in a.inputs}
         assert set(alarms) == {"Invocation5XXErrors", "ModelLatency"}
         for alarm in alarms.values():
             assert alarm["namespace"] == "AWS/SageMaker"

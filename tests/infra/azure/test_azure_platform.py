@@ -52,6 +52,7 @@ def test_every_resource_sits_in_its_capability_component(dev: OfflinePlan) -> No
         "training": "mlops:azure:GpuTrainingCluster",
         "serving": "mlops:azure:InferenceEndpoint",
         "budget": "mlops:azure:Budget",
+        "drift": "mlops:azure:DriftAlert",
     }
     expected_parent = {
         "azure-native:storage:ManagementPolicy": "mlops:azure:ArtifactStore",
@@ -69,8 +70,9 @@ def test_every_resource_sits_in_its_capability_component(dev: OfflinePlan) -> No
 def test_resource_counts(dev: OfflinePlan, prod: OfflinePlan) -> None:
     # prod adds the bootstrap `blue` deployment and its autoscale setting, and its private network:
     # VNet, subnet, and per service (blob, vault, registry) a DNS zone, VNet link, endpoint, zone group.
-    assert len(dev.custom_resources) == 14
-    assert len(prod.custom_resources) == 16 + 2 + 3 * 4
+    # Both add the drift alert (action group + metric alert) with monitoring on.
+    assert len(dev.custom_resources) == 14 + 2
+    assert len(prod.custom_resources) == 16 + 2 + 3 * 4 + 2
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -62,7 +62,7 @@ def test_tree_and_json_show_the_kubernetes_resources(dev: OfflinePlan) -> None:
     buffer = io.StringIO()
     render_tree(dev, Console(file=buffer, width=200, no_color=True))
     tree = buffer.getvalue()
-    assert "stack dev-k8s: 31 resources in 8 components" in tree
+    assert "stack dev-k8s: 33 resources in 9 components" in tree
     for fragment in (
         "mlops:kubernetes:GpuNodePool gpu-pool",
         "mlops:kubernetes:ModelServing model-serving",
