@@ -99,7 +99,7 @@ BAD_SPECS = [
     ("sampling: bayesian", "sampling: hyperband", "sampling", 11, "'random', 'grid' or 'bayesian'"),
     ("sampling: bayesian", "sampling: grid", "search_space.lr.type", 8, "grid sampling needs discrete parameters"),
     ("policy: bandit, slack_factor: 0.1", "policy: bandit", "early_termination", 12, "exactly one of 'slack_factor'"),
-    ("policy: bandit", "policy: hyperband", "early_termination.policy", 12, "allowed: bandit, median_stopping"),
+    ("policy: bandit", "policy: hyperbandit", "early_termination.policy", 12, "allowed: bandit, median_stopping"),
     (
         "slack_factor: 0.1,",
         "slack_factor: 0.1, truncation_percentage: 10,",
