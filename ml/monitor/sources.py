@@ -72,7 +72,10 @@ def parse_capture_uri(uri: str) -> CaptureLocation:
 
 
 def capture_location(outputs: PlatformOutputs, *, home: Path) -> CaptureLocation:
-    """The stack's capture root: ``<home>/capture`` locally, ``<artifact store>/capture/`` in a cloud."""
+    """The stack's capture root: its exported ``monitoring.capture_uri`` (`mlops:monitoring`), else
+    ``<home>/capture`` locally and ``<artifact store>/capture/`` for stacks exported before it existed."""
+    if outputs.monitoring is not None:
+        return parse_capture_uri(outputs.monitoring.capture_uri)
     if outputs.cloud == "local":
         return CaptureLocation("file", str(home / DEFAULT_CAPTURE_PREFIX.rstrip("/")), "")
     base = parse_capture_uri(outputs.artifacts.uri)

@@ -18,6 +18,7 @@ from ml import aws
 from ml.contract import AwsWorkspaceRef, PlatformOutputs
 from ml.contract.aws import accepts_volume_kms_key
 from ml.contract.errors import UserError
+from ml.contract.monitoring import sagemaker_data_capture
 from ml.deploy.target import DeploymentError, ModelRef
 
 TAG_ENDPOINT = "ml.deploy.endpoint"
@@ -248,6 +249,14 @@ class EndpointConfigs:
         }
         if self.workspace.kms_key_arn and accepts_volume_kms_key(instance_type):
             config_request["KmsKeyId"] = self.workspace.kms_key_arn
+        monitoring = self.outputs.monitoring
+        if monitoring is not None and monitoring.enabled:
+            # The capture the stack's own config has (ml.contract.monitoring), so a rollout never stops it.
+            config_request["DataCaptureConfig"] = sagemaker_data_capture(
+                monitoring.capture_uri,
+                sampling_percent=monitoring.sampling_percent,
+                kms_key_arn=self.workspace.kms_key_arn,
+            )
         call_deploy(f"create endpoint config '{name}'", self.sagemaker.create_endpoint_config, **config_request)
         return name
 

@@ -42,6 +42,7 @@ from ml.azure import (
 )
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
+from ml.contract.monitoring import azure_data_collector
 from ml.deploy.target import DeploymentError, DeploymentInfo, DeploymentMetrics, DeploymentTarget, ModelRef, Traffic
 from ml.deploy.targets import azure_monitor
 
@@ -161,6 +162,7 @@ class AzureTarget(DeploymentTarget):
         with self._errors(f"find model {asset}", not_found=unregistered):
             self.client.models.get(name=model.name, version=model.version)
         deployment = ManagedOnlineDeployment(
+            data_collector=self._data_collector(),
             name=name,
             endpoint_name=self.endpoint,
             model=asset,
@@ -171,6 +173,20 @@ class AzureTarget(DeploymentTarget):
         with self._errors(f"create deployment '{name}' ({asset}, {instance_type} x{count}) on '{self.endpoint}'"):
             self._pollers[name] = self.client.online_deployments.begin_create_or_update(deployment)
         self._cache.clear()
+
+    def _data_collector(self) -> Any:
+        """The stack's capture (`mlops:monitoring`): the collector the bootstrap deployment has, or None."""
+        monitoring = self.outputs.monitoring
+        if monitoring is None or not monitoring.enabled:
+            return None
+        from azure.ai.ml.entities import DataCollector, DeploymentCollection
+
+        wire = azure_data_collector(monitoring.sampling_percent)
+        return DataCollector(
+            collections={name: DeploymentCollection(enabled="true") for name in wire["collections"]},
+            rolling_rate=wire["rollingRate"],
+            sampling_rate=next(iter(wire["collections"].values()))["samplingRate"],
+        )
 
     def wait_healthy(self, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
