@@ -77,9 +77,8 @@ def wait_statement() -> str:
     """One line saying how long an `ml` command waits on one MLflow request."""
     env = {name: os.environ.get(name, value) for name, value in CLIENT_WAITS.items()}
     return (
-        f"each MLflow request: {env['MLFLOW_HTTP_REQUEST_MAX_RETRIES']} retries, "
-        f"{env['MLFLOW_HTTP_REQUEST_TIMEOUT']} s timeout (about {request_budget():.0f} s when the server is down; "
-        f"MLFLOW_HTTP_REQUEST_MAX_RETRIES / MLFLOW_HTTP_REQUEST_TIMEOUT change it)"
+        f"MLflow requests: {env['MLFLOW_HTTP_REQUEST_MAX_RETRIES']} retries, {env['MLFLOW_HTTP_REQUEST_TIMEOUT']} s "
+        f"timeout, ~{request_budget():.0f} s if the server is down (MLFLOW_HTTP_REQUEST_*)"
     )
 
 

@@ -182,8 +182,8 @@ def run_command(
     if registry_wait is not None:
         spec = spec.model_copy(update={"registry_wait": registry_wait})
     console.print(
-        f"[dim]if the tracking server goes away: traffic is held up to {spec.registry_wait:g}s (registry_wait), "
-        f"then rolled back; {wait_statement()}[/]",
+        f"[dim]tracking server away: traffic held up to {spec.registry_wait:g}s (registry_wait), then rolled "
+        f"back; {wait_statement()}[/]",
         highlight=False,
     )
     outputs = _outputs(stack, outputs_file)
