@@ -121,6 +121,9 @@ def monitor(
         None, "--retrain-stack", help="Stack the retrain sweep runs on (default: --stack)"
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+    publish_metric: bool = typer.Option(
+        False, "--publish", help="Publish MLOps/Drift to CloudWatch / Azure Monitor (Prometheus textfile locally)"
+    ),
 ) -> None:
     """Drift per feature and of the predictions, traffic and (with --labels) the live metric; exit 3 on drift."""
     if ctx.invoked_subcommand is not None:
@@ -178,6 +181,11 @@ def monitor(
     document = folder / "report.json"
     document.write_text(summary_json(result))
     run_id = record_result(client, result, [page, png, document])
+    if publish_metric:
+        from ml.monitor.publish import publish
+
+        where = publish(result, outputs, home=home)
+        Console(stderr=True).print(f"published drifted features to {where}", highlight=False)
     if as_json:
         print(summary_json(result))
     else:

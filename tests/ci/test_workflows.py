@@ -31,8 +31,8 @@ def _runs(job: dict[str, Any]) -> str:
 ALL = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 
 
-def test_the_three_workflows_exist() -> None:
-    assert ALL == ["deploy.yml", "pull-request.yml", "retrain.yml"]
+def test_the_workflows_exist() -> None:
+    assert ALL == ["deploy.yml", "monitor.yml", "pull-request.yml", "retrain.yml"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -145,3 +145,21 @@ def test_the_weekly_spec_is_valid_on_the_cloud_backends(stack: str, tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert "is valid for backend" in done.stdout and "nothing submitted" in done.stdout
+
+
+def test_daily_monitor_on_prod_starts_the_retrain_on_dev_only_on_drift() -> None:
+    workflow = _load("monitor.yml")
+    assert "schedule" in workflow["on"] and "workflow_dispatch" in workflow["on"]
+    monitor, retrain = workflow["jobs"]["monitor"], workflow["jobs"]["retrain"]
+    runs = _runs(monitor)
+    assert "pulumi stack output --json --stack prod" in runs
+    assert "ml monitor --stack prod --outputs outputs.prod.json" in runs
+    # Exit 3 is drift (retrain), 0 and 4 pass, anything else fails the job.
+    assert '"$code" -eq 3' in runs and 'drift=true' in runs and '"$code" -eq 4' in runs
+    assert monitor["outputs"]["drift"] == "${{ steps.monitor.outputs.drift }}"
+    assert retrain["needs"] == "monitor" and retrain["if"] == "needs.monitor.outputs.drift == 'true'"
+    assert "gh workflow run retrain.yml" in _runs(retrain)
+    assert retrain["permissions"] == {"contents": "read", "actions": "write"}
+    # Promotion is never part of it: the retrain workflow registers a challenger on dev.
+    assert "ml deploy" not in runs + _runs(retrain)
+    assert "--stack dev" in _runs(_load("retrain.yml")["jobs"]["sweep"])
