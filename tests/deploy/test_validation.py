@@ -49,6 +49,11 @@ def run_json_text(client: Any, uri: str) -> str:
         return Path(client.download_artifacts(run_id, path, scratch)).read_text()
 
 
+def _validate(client: Any, spec: ValidationSpec, *, name: str, version: str) -> Any:
+    """`validate` with the ``ml-validations`` artifacts under this test home's artifact store (not ./mlruns)."""
+    return validate(client, spec, name=name, version=version, artifact_root=f"file://{fixtures.artifact_home()}")
+
+
 def _spec(holdout: Path, **extra: Any) -> ValidationSpec:
     fields = {"data": str(holdout), "target": "target", "task": "classifier", "metrics": ["roc_auc"]}
     return ValidationSpec.model_validate({**fields, **extra})
@@ -66,7 +71,7 @@ def test_worse_challenger_fails_against_champion_and_is_recorded(
     challenger = register_plain(client, name, worse_model, data, alias="challenger")
     spec = _spec(holdout, compare={"against": "champion", "tolerance": 0.01})
 
-    result = validate(client, spec, name=name, version=challenger)
+    result = _validate(client, spec, name=name, version=challenger)
 
     assert not result.passed
     assert result.against_version == champion
@@ -94,7 +99,7 @@ def test_better_challenger_passes_with_metrics_per_slice(
         slices={"column": "radius_band", "metric": "accuracy_score", "max_gap": 0.1},
     )
 
-    result = validate(client, spec, name=name, version=challenger)
+    result = _validate(client, spec, name=name, version=challenger)
 
     assert result.passed, result.reasons
     assert [check.name for check in result.checks] == [
@@ -112,7 +117,7 @@ def test_slice_gap_over_the_limit_fails(client: Any, name: str, data: Split, hol
     version = register_plain(client, name, good_model, data, alias="challenger")
     spec = _spec(holdout, slices={"column": "radius_band", "metric": "accuracy_score", "max_gap": 0.02})
 
-    result = validate(client, spec, name=name, version=version)
+    result = _validate(client, spec, name=name, version=version)
 
     assert not result.passed
     assert "accuracy_score gap 0.03" in result.reasons[0] and "at most 0.02 allowed" in result.reasons[0]
@@ -122,7 +127,7 @@ def test_no_champion_yet_is_said_not_failed(
     client: Any, name: str, data: Split, holdout: Path, good_model: Any
 ) -> None:
     version = register_plain(client, name, good_model, data, alias="challenger")
-    result = validate(client, _spec(holdout, compare={"tolerance": 0.0}), name=name, version=version)
+    result = _validate(client, _spec(holdout, compare={"tolerance": 0.0}), name=name, version=version)
     assert result.passed and "no 'champion' yet" in result.checks[0].detail
 
 
@@ -131,9 +136,9 @@ def test_data_that_does_not_fit_is_a_user_error(
 ) -> None:
     version = register_plain(client, name, good_model, data)
     with pytest.raises(UserError, match=r"validation\.target 'label' is not a column"):
-        validate(client, _spec(holdout, target="label", thresholds={"roc_auc": 0.5}), name=name, version=version)
+        _validate(client, _spec(holdout, target="label", thresholds={"roc_auc": 0.5}), name=name, version=version)
     with pytest.raises(UserError, match="is not a file"):
-        validate(client, _spec(tmp_path / "missing.csv", thresholds={"roc_auc": 0.5}), name=name, version=version)
+        _validate(client, _spec(tmp_path / "missing.csv", thresholds={"roc_auc": 0.5}), name=name, version=version)
 
 
 def test_spec_rejects_unknown_metrics_and_empty_checks(holdout: Path) -> None:

@@ -5,6 +5,7 @@ Shared by tests/model and tests/deploy/test_validation.py (each binds them: `hom
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,11 @@ def home(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path
         patch.setenv("ML_PLATFORM_HOME", str(path))
         patch.delenv("GITHUB_ACTOR", raising=False)
         yield path
+
+
+def artifact_home() -> Path:
+    """Where this module's ``file:`` artifacts go: the test home of ``ML_PLATFORM_HOME``."""
+    return Path(os.environ["ML_PLATFORM_HOME"]) / "artifacts"
 
 
 @pytest.fixture(scope="module")

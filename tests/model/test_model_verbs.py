@@ -58,7 +58,7 @@ def demo(outputs: PlatformOutputs, data: Split, holdout: Path, good_model: Any, 
             "slices": {"column": "radius_band", "metric": "accuracy_score", "max_gap": 0.1},
         }
     )
-    result = validate(client, spec, name=name, version=challenger)
+    result = validate(client, spec, name=name, version=challenger, artifact_root=outputs.artifacts.uri)
     assert result.passed, result.reasons
     tag_version(client, result)
     audit = AuditTrail(outputs, None)
