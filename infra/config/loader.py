@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from infra.config.base import NAMESPACE
+from infra.config.input_rules import duplicate_problems, secret_problems
 from infra.config.stack import StackSettings
 from ml.contract.errors import UserError
 from ml.contract.validation import config_key_messages
@@ -64,27 +65,42 @@ def known_keys(loc: Sequence[Any]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def load_settings(raw: Mapping[str, Any], *, source: str) -> StackSettings:
-    """Validate the `mlops:*` values of one stack (keys without the namespace prefix)."""
+def load_settings(
+    raw: Mapping[str, Any], *, source: str, secret_keys: Collection[str] = ()
+) -> StackSettings:
+    """Validate the `mlops:*` values of one stack (keys without the namespace prefix).
+
+    ``secret_keys`` are the keys set with `--secret` (secure in the YAML): their values may hold secrets.
+    Plain-text secrets and repeated list entries (`infra.config.input_rules`) are reported with the
+    section errors, in one message.
+    """
+    lines = secret_problems(raw, secret_keys) + duplicate_problems(raw)
     try:
-        return StackSettings.model_validate(dict(raw))
+        settings = StackSettings.model_validate(dict(raw))
     except ValidationError as exc:
-        lines = config_key_messages(exc.errors(), raw, key_name=key_name, known_keys=known_keys)
+        lines += config_key_messages(exc.errors(), raw, key_name=key_name, known_keys=known_keys)
+    if lines:
         detail = "\n  - ".join(lines)
         raise ConfigError(f"invalid stack config in {source}:\n  - {detail}") from None
+    return settings
 
 
 def settings_from_pulumi() -> StackSettings:
     """Read the running stack's config through `pulumi.Config`: the path `pulumi up` takes."""
     import pulumi
+    from pulumi.runtime import config as runtime_config
 
-    config = pulumi.Config(NAMESPACE)
+    prefix = f"{NAMESPACE}:"
+    # Every `mlops:` key the engine passed, not only the known ones: a misspelt key must be an error.
+    names = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
     raw: dict[str, Any] = {}
-    for field in StackSettings.model_fields.values():
-        key = field.alias
-        assert key is not None
-        value = config.get(key)
+    secrets = set()
+    for name in sorted(k for k in names if k.startswith(prefix)):
+        key = name[len(prefix) :]
+        value = runtime_config.get_config(name)
         if value is None:
             continue
-        raw[key] = json.loads(value) if value[:1] in ("{", "[") else value
-    return load_settings(raw, source=f"Pulumi.{pulumi.get_stack()}.yaml")
+        raw[key] = json.loads(value) if isinstance(value, str) and value[:1] in ("{", "[") else value
+        if runtime_config.is_config_secret(name):
+            secrets.add(key)
+    return load_settings(raw, source=f"Pulumi.{pulumi.get_stack()}.yaml", secret_keys=secrets)

@@ -18,9 +18,10 @@ from infra.config.base import Section
 from infra.config.budget import BudgetSettings
 from infra.config.deploy import DeploySettings
 from infra.config.endpoint import EndpointSettings
+from infra.config.input_rules import size_and_region_problems
 from infra.config.kubernetes import KubernetesSettings
-from infra.config.network import NetworkSettings, network_problems
 from infra.config.monitoring import MonitoringSettings, capture_prefix_problems
+from infra.config.network import NetworkSettings, network_problems
 from infra.config.rules import aws_stack_problems, check_skus, kubernetes_for_cloud
 from infra.config.training import TrainingClusterSettings
 
@@ -47,11 +48,13 @@ class StackSettings(Section):
     budget: BudgetSettings
     kubernetes: KubernetesField = None
     aws: AwsSettings = Field(default_factory=AwsSettings)
+    allow_unknown_sizes: list[str] = Field(default_factory=list)
+    """Sizes to accept although `ml.contract.cloud_facts` does not know them yet (the one documented way)."""
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @field_validator("name_prefix")
     @classmethod
-    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     def _prefix(cls, value: str) -> str:
         if not NAME_PREFIX.match(value):
             raise ValueError(
@@ -82,6 +85,15 @@ class StackSettings(Section):
         return self
 
     @model_validator(mode="after")
+    def _capture_prefix(self) -> StackSettings:
+        """The capture prefix has its own expiry rule (see `capture_prefix_problems`)."""
+        artifacts = self.artifacts
+        problems = capture_prefix_problems(self.monitoring, [t.prefix for t in artifacts.tiers], artifacts.temp_prefix)
+        if problems:
+            raise ValueError("\n  - ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _aws_rules(self) -> StackSettings:
         """SageMaker/S3/Budgets rules (see `aws_stack_problems`); `mlops:aws` only on cloud aws."""
         if self.cloud != "aws":
@@ -92,15 +104,17 @@ class StackSettings(Section):
         if problems:
             raise ValueError("\n  - ".join(problems))
         return self
+
     @model_validator(mode="after")
-    def _capture_prefix(self) -> StackSettings:
-        """The capture prefix has its own expiry rule (see `capture_prefix_problems`)."""
-        artifacts = self.artifacts
-        problems = capture_prefix_problems(self.monitoring, [t.prefix for t in artifacts.tiers], artifacts.temp_prefix)
+    def _known_sizes(self) -> StackSettings:
+        """Sizes and region from the project's list for the cloud (see `size_and_region_problems`).
+
+        Last, so the cloud's own rules (an AWS region's shape ...) speak first.
+        """
+        problems = size_and_region_problems(self)
         if problems:
             raise ValueError("\n  - ".join(problems))
         return self
-
 
     @property
     def resource_tags(self) -> dict[str, str]:

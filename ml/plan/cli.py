@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
         """Show the resources a stack declares (tree with key inputs) and the outputs it would export."""
         # Imported here: they pull in Pulumi (~0.7 s), which no other `ml` command needs at start-up.
         from ml.plan.against import resolve_base
+        from ml.plan.budget_fit import budget_warnings
         from ml.plan.markdown import diff_markdown, plan_markdown
         from ml.plan.offline import run_offline
         from ml.plan.policy import check_plan, raise_on_mandatory, read_policy_config, render_violations
@@ -79,7 +80,8 @@ def register(app: typer.Typer) -> None:
                 render_violations(name, violations[name], policy_console)
             cost, diff = price_and_compare(config, result, base)
             if output_format is PlanFormat.json:
-                documents.append({**plan_as_json(result, cost), **({"against": diff.as_json()} if diff else {})})
+                document = {**plan_as_json(result, cost), "budget_warnings": budget_warnings(cost)}
+                documents.append({**document, **({"against": diff.as_json()} if diff else {})})
                 continue
             if output_format is PlanFormat.markdown:
                 print(diff_markdown(diff, result) if diff is not None else plan_markdown(result, cost))
@@ -88,6 +90,8 @@ def register(app: typer.Typer) -> None:
             render_tree(result, console)
             render_isolation(result, console)
             render_cost(cost, console)
+            for warning in budget_warnings(cost):
+                console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
             if diff is not None:
                 console.print(Markdown(diff_markdown(diff, result, html=False)))
             console.print(f"[bold]outputs[/] (stack output `platform`, planned in {elapsed:.1f}s):")

@@ -31,24 +31,24 @@ def _azure(plan: OfflinePlan) -> list[str]:
         approved = sorted(str(rule.get("destination")) for rule in rules.values())
         extra = f"; approved outbound: {', '.join(approved)}" if approved else ""
         lines.append(f"workspace managed network: {mode}{extra}")
-    public = [
+    public = sorted(
         f"{_short(r)} {get(r.inputs, path, 'Enabled (default)')}"
         for r in plan.custom_resources
         for token, path in _PUBLIC_SWITCH.items()
         if r.type == token
-    ]
+    )
     if public:
         lines.append("public network access: " + ", ".join(public))
-    for compute in plan.of_type("azure-native:machinelearningservices:Compute"):
+    for compute in sorted(plan.of_type("azure-native:machinelearningservices:Compute"), key=lambda r: r.name):
         node_ip = get(compute.inputs, "properties.properties.enableNodePublicIp", True)
         lines.append(f"compute {compute.name}: node public IPs {'on' if node_ip is not False else 'off'}")
-    endpoints = [
+    endpoints = sorted(
         group
         for r in plan.of_type("azure-native:network:PrivateEndpoint")
         for c in items(r.inputs.get("privateLinkServiceConnections"))
         for group in items(c.get("groupIds"))
-    ]
-    zones = [str(r.inputs.get("privateZoneName")) for r in plan.of_type("azure-native:privatedns:PrivateZone")]
+    )
+    zones = sorted(str(r.inputs.get("privateZoneName")) for r in plan.of_type("azure-native:privatedns:PrivateZone"))
     lines.append(f"private endpoints: {', '.join(endpoints) if endpoints else 'none'}")
     if zones:
         lines.append(f"private DNS zones: {', '.join(zones)}")
@@ -65,10 +65,10 @@ def _aws(plan: OfflinePlan) -> list[str]:
         lines.append(f"model {model.name}: {'in subnets ' + ', '.join(subnets) if subnets else 'outside any VPC'}")
     for domain in plan.of_type("aws:sagemaker/domain:Domain"):
         lines.append(f"Studio domain: {domain.inputs.get('appNetworkAccessType', 'PublicInternetOnly')}")
-    endpoints = [
+    endpoints = sorted(
         f"{str(r.inputs.get('serviceName', '')).split('.', 3)[-1]} ({r.inputs.get('vpcEndpointType')})"
         for r in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-    ]
+    )
     lines.append(f"VPC endpoints: {', '.join(endpoints) if endpoints else 'none'}")
     return lines
 

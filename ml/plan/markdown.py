@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ml.contract.declared import OfflinePlan
 from ml.cost.model import StackCost
+from ml.plan.budget_fit import budget_warnings
 from ml.plan.diff import PlanDiff
 from ml.plan.isolation import isolation_summary
 from ml.plan.render import key_inputs, money
@@ -82,7 +83,8 @@ def plan_markdown(plan: OfflinePlan, cost: StackCost) -> str:
     """One stack's plan as a PR comment section: cost first, then the resources folded."""
     isolation = isolation_summary(plan)
     network = ["**Network isolation**", "", *[f"- {line}" for line in isolation], ""] if isolation else []
-    lines = [f"### `ml plan` stack `{plan.stack}`", "", *cost_table(cost), "", *network, *_resource_list(plan)]
+    fit = [f"- :warning: {warning}" for warning in budget_warnings(cost)]
+    lines = [f"### `ml plan` stack `{plan.stack}`", "", *cost_table(cost), *fit, "", *network, *_resource_list(plan)]
     return "\n".join([*lines, *_footnote(cost)])
 
 

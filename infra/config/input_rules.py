@@ -1,0 +1,129 @@
+"""Rules on the stack's input that no section can see alone: secrets in plain text, repeated list
+entries, and sizes and regions the project does not know.
+
+Why apart from the sections: a secret or a duplicate can hide in any value of any section (a
+connection string in a tag, an e-mail listed twice), so they are checked on the raw `mlops:*`
+values before pydantic reads them, with the key spelt as in the YAML. Sizes and regions are checked
+against the one list per cloud in `ml.contract.cloud_facts` (the sizes the cost model prices), with
+the closest known names suggested; `mlops:allowUnknownSizes` is the one way to accept a size the
+list does not know yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ml.contract.cloud_facts import KNOWN_REGIONS, KNOWN_SIZES, closest_names
+
+if TYPE_CHECKING:
+    from infra.config.stack import StackSettings
+
+SECRET_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"AccountKey=|DefaultEndpointsProtocol=.*;", re.IGNORECASE), "a storage connection string"),
+    (re.compile(r"SharedAccessKey=|SharedAccessSignature=", re.IGNORECASE), "a connection string with an access key"),
+    (re.compile(r"(^|[?&])sig=[^&]+", re.IGNORECASE), "a SAS token"),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"(^|[^A-Za-z0-9/+])[A-Za-z0-9+/]{86}==($|[^A-Za-z0-9/+=])"), "an account key"),
+    (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a password in a URL"),
+    (re.compile(r"\b(password|passwd|pwd)\s*[=:]", re.IGNORECASE), "a password"),
+)
+"""Value patterns that are secrets wherever they appear, and how a message names them."""
+
+SECRET_KEY_NAMES = re.compile(
+    r"(password|passwd|secret|token|apikey|accesskey|accountkey|connectionstring|sas)$", re.IGNORECASE
+)
+"""Key names whose value is a secret whatever it looks like (an AWS secret access key has no shape)."""
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    yield path, node
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{path}[{index}]")
+
+
+def _set_command(path: str) -> str:
+    if "." in path or "[" in path:
+        return f"pulumi config set --secret --path 'mlops:{path}' <value>"
+    return f"pulumi config set --secret mlops:{path} <value>"
+
+
+def secret_problems(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -> list[str]:
+    """Plain-text secrets in any value; keys set with `--secret` (secure in the YAML) are skipped."""
+    problems = []
+    for top, value in raw.items():
+        if top in secret_keys:
+            continue
+        for path, node in _walk(value, top):
+            if not isinstance(node, str) or not node:
+                continue
+            leaf = re.split(r"[.\[]", path)[-1]
+            found = next((what for pattern, what in SECRET_VALUES if pattern.search(node)), None)
+            if found is None and SECRET_KEY_NAMES.search(leaf):
+                found = f"a secret ({leaf})"
+            if found is not None:
+                problems.append(
+                    f"mlops:{path} holds {found} in plain text; store it encrypted instead: {_set_command(path)}"
+                )
+    return problems
+
+
+def duplicate_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Lists that name the same entry twice (subnets, e-mails, colours, prefixes, thresholds, ...)."""
+    problems = []
+    for top, value in raw.items():
+        for path, node in _walk(value, top):
+            if not isinstance(node, list):
+                continue
+            seen: dict[str, Any] = {}
+            repeated = []
+            for item in node:
+                key = json.dumps(item, sort_keys=True, default=str)
+                if key in seen and item not in repeated:
+                    repeated.append(item)
+                seen[key] = item
+            if repeated:
+                shown = ", ".join(json.dumps(r, default=str) for r in repeated)
+                problems.append(f"mlops:{path} lists {shown} more than once; each entry must be unique")
+    return problems
+
+
+def _suggest(name: str, known: Collection[str]) -> str:
+    close = closest_names(name, known)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def size_and_region_problems(stack: StackSettings) -> list[str]:
+    """Instance sizes and the region must be ones the project knows for the stack's cloud."""
+    cloud = stack.cloud
+    known = KNOWN_SIZES[cloud]
+    allowed = set(stack.allow_unknown_sizes)
+    sizes = [("trainingCluster.instanceType", stack.training_cluster.instance_type)]
+    if stack.training_cluster.cpu_cluster is not None:
+        sizes.append(("trainingCluster.cpuCluster.instanceType", stack.training_cluster.cpu_cluster.instance_type))
+    sizes.append(("endpoint.instanceType", stack.endpoint.instance_type))
+    problems = [
+        f"mlops:{key} = {size!r} is not a size this project knows for cloud {cloud}{_suggest(size, known)} "
+        f"(known: {', '.join(sorted(known))}); to use it anyway, list it in mlops:allowUnknownSizes "
+        f"(it is then not priced by `ml plan`)"
+        for key, size in sizes
+        if size not in known and size not in allowed
+    ]
+    used = {size for _, size in sizes}
+    problems += [
+        f"mlops:allowUnknownSizes lists {size!r}, which the stack does not use or the project already knows; remove it"
+        for size in stack.allow_unknown_sizes
+        if size not in used or size in known
+    ]
+    regions = KNOWN_REGIONS[cloud]
+    if stack.location not in regions:
+        problems.append(
+            f"mlops:location = {stack.location!r} is not a region of cloud {cloud}{_suggest(stack.location, regions)}"
+        )
+    return problems
