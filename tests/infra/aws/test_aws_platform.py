@@ -129,7 +129,7 @@ def test_resource_counts(dev: OfflinePlan, prod: OfflinePlan) -> None:
 def test_tags_on_everything_taggable_include_the_cost_allocation_tag(plan: OfflinePlan) -> None:
     environment = plan.stack.removesuffix("-aws")
     tagged = [r for r in plan.custom_resources if r.type not in UNTAGGABLE]
-    assert len(tagged) == {"dev-aws": 12 + 2, "prod-aws": 13 + 2 + 5}[plan.stack]  # + drift topic, alarm; prod: + 5 VPCEs
+    assert len(tagged) == {"dev-aws": 12 + 2, "prod-aws": 13 + 2 + 5}[plan.stack]  # drift topic+alarm; prod: 5 VPCEs
     for resource in tagged:
         tags = resource.inputs["tags"]
         assert tags["environment"] == environment, resource.name
