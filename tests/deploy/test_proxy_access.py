@@ -113,3 +113,35 @@ def test_lines_of_other_services_are_skipped() -> None:
     )
     assert record is not None and record.deployment == "green" and record.status == 500
     assert record.request_id is None and abs(record.duration_ms - 1.722456) < 1e-9
+
+
+def test_the_platform_proxy_applies_and_drops_the_sticky_cookie(tmp_path: Path) -> None:
+    """`Proxy.set_traffic(sticky_cookie=...)` as the local target's A/B assignment uses it, acknowledged by Traefik."""
+    from ml.platform import proxy
+    from ml.platform.layout import Layout
+    from ml.platform.process import stop
+
+    layout = Layout(tmp_path)
+    record = proxy.start(layout)
+    try:
+        assert wait_http(proxy.health_url(record), timeout=30, record=record)
+        endpoint = proxy.Proxy.connect(layout)
+        with serve(fake_model_server("blue")) as blue, serve(fake_model_server("green")) as green:
+            endpoint.register("blue", blue)
+            endpoint.register("green", green)
+            state = endpoint.set_traffic({"blue": 50, "green": 50}, {}, sticky_cookie="ml-arm")
+            assert state.sticky_cookie == "ml-arm" and state.weights == {"blue": 50, "green": 50}
+            since = time.time()
+            with httpx.Client(base_url=str(record.url)) as user:
+                arms = {
+                    user.post("/invocations", json={}, headers={"X-Request-Id": f"s-{i}"}).json()["predictions"][0]
+                    for i in range(8)
+                }
+            assert len(arms) == 1
+            assert endpoint.set_traffic({"blue": 50, "green": 50}, {}).sticky_cookie is None
+            time.sleep(0.2)
+            served = {r.request_id: r.deployment for r in read_access_log(proxy.access_log_path(layout), since)}
+            assert {served[f"s-{i}"] for i in range(8)} == arms
+        endpoint.close()
+    finally:
+        stop(record)
