@@ -119,7 +119,7 @@ def test_outage_mid_rollout_holds_traffic_then_promotes_when_the_server_returns(
     assert all(w == {"green": 100} for w in steps[3:])  # the commit sets its map again
     held = [e for e in outage.events if e.kind == "outage"]
     assert held[0].outcome == "warning" and "holding traffic at blue 90%, green 10%" in held[0].message
-    assert "up to 150s (registry_wait)" in held[0].message
+    assert "waiting up to 150s for it (registry_wait)" in held[0].message
     assert held[1].outcome == "ok" and "back after" in held[1].message
     records = read_records(outputs_home(outputs) / "audit.jsonl")
     kinds = [r["what"] for r in records if r["rollout_id"] == result.rollout_id]
