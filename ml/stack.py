@@ -20,6 +20,7 @@ from ml.contract import (
     BudgetRef,
     ContractError,
     EndpointRef,
+    MonitoringRef,
     PlatformOutputs,
     TrainingProfile,
     parse_platform_outputs,
@@ -28,6 +29,8 @@ from ml.contract.errors import UserError
 
 LOCAL_STACK = "local"
 LOCAL_OUTPUTS_FILE = "outputs.json"
+LOCAL_CAPTURE_PERCENT = 100.0
+"""The local endpoint records every request (one machine, light traffic: a sample would only hide rows)."""
 
 
 def local_home() -> Path:
@@ -78,6 +81,9 @@ def default_local_outputs(home: Path) -> PlatformOutputs:
                 scale_out_cooldown_seconds=0,
                 scale_in_cooldown_seconds=0,
             ),
+        ),
+        monitoring=MonitoringRef(
+            enabled=True, sampling_percent=LOCAL_CAPTURE_PERCENT, capture_uri=str(home / "capture")
         ),
     )
 

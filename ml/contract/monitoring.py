@@ -36,6 +36,8 @@ CAPTURE_URI_ENV = "ML_CAPTURE_URI"
 CAPTURE_SAMPLING_ENV = "ML_CAPTURE_SAMPLING_PERCENT"
 CAPTURE_ENDPOINT_ENV = "ML_CAPTURE_ENDPOINT"
 CAPTURE_DEPLOYMENT_ENV = "ML_CAPTURE_DEPLOYMENT"
+CAPTURE_MODEL_NAME_ENV = "ML_CAPTURE_MODEL_NAME"
+CAPTURE_MODEL_VERSION_ENV = "ML_CAPTURE_MODEL_VERSION"
 """Environment of a serving process that writes `CaptureRecord`s (local model server, Kubernetes pods)."""
 
 
@@ -75,14 +77,31 @@ def pulumi_args(value: Any) -> Any:
     return value
 
 
-def capture_env(capture_uri: str, *, sampling_percent: float, endpoint: str, deployment: str) -> dict[str, str]:
-    """The environment that makes a platform serving process write sampled capture records."""
-    return {
+def capture_env(
+    capture_uri: str,
+    *,
+    sampling_percent: float,
+    endpoint: str,
+    deployment: str,
+    model_name: str | None = None,
+    model_version: str | None = None,
+) -> dict[str, str]:
+    """The environment that makes a platform serving process write sampled capture records.
+
+    The model name and version go into every record so `ml monitor` counts only the rows of the
+    version it checks (the other colour answers part of the traffic during a canary).
+    """
+    env = {
         CAPTURE_URI_ENV: capture_uri,
         CAPTURE_SAMPLING_ENV: f"{float(sampling_percent):g}",
         CAPTURE_ENDPOINT_ENV: endpoint,
         CAPTURE_DEPLOYMENT_ENV: deployment,
     }
+    if model_name:
+        env[CAPTURE_MODEL_NAME_ENV] = model_name
+    if model_version:
+        env[CAPTURE_MODEL_VERSION_ENV] = model_version
+    return env
 
 
 def join_uri(base: str, prefix: str) -> str:

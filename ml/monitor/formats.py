@@ -14,20 +14,21 @@ means is decided here once, and tested without any storage. Formats:
   logged rows and whose ``correlationid`` pairs an input event with its output event.
 
 Request payloads are read as MLflow's scoring protocol (``dataframe_split``, ``dataframe_records``,
-``instances``, ``inputs``) or CSV rows; unnamed values are named by position, like the reference.
+``instances``, ``inputs``) or CSV rows by `ml.contract.payload`, the parser the platform's own
+capture writer shares; unnamed values are named by position, like the reference.
 """
 
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ml.contract.capture import CaptureRecord, parse_timestamp
 from ml.contract.errors import UserError
+from ml.contract.payload import parse_body as _parse_body
+from ml.contract.payload import predictions_from_payload, rows_from_payload
 
 Row = dict[str, Any]
 
@@ -57,83 +58,12 @@ def platform_records(lines: Iterable[bytes | str], *, source: str) -> Iterator[C
         yield CaptureRecord.from_dict(document, source=source, line=number)
 
 
-def _named(values: list[Any], columns: list[str] | None) -> Row:
-    names = columns if columns is not None and len(columns) == len(values) else [str(i) for i in range(len(values))]
-    return dict(zip(names, values, strict=True))
-
-
-def rows_from_payload(payload: Any, columns: list[str] | None = None) -> list[Row]:
-    """Input rows from a decoded JSON request body (MLflow scoring protocol, or plain lists/objects)."""
-    if isinstance(payload, dict):
-        if "dataframe_split" in payload:
-            split = payload["dataframe_split"]
-            names = [str(c) for c in split.get("columns") or []] or None
-            return [_named(list(row), names) for row in split.get("data", [])]
-        if "dataframe_records" in payload:
-            return [dict(row) for row in payload["dataframe_records"]]
-        for key in ("instances", "inputs", "data"):
-            if key in payload:
-                return rows_from_payload(payload[key], columns)
-        return [payload]
-    if isinstance(payload, list):
-        if not payload:
-            return []
-        if all(isinstance(item, dict) for item in payload):
-            return [dict(item) for item in payload]
-        if all(isinstance(item, list) for item in payload):
-            return [_named(item, columns) for item in payload]
-        return [_named(payload, columns)]
-    return [_named([payload], columns)]
-
-
-def predictions_from_payload(payload: Any) -> list[Any]:
-    """One primary prediction per row from a decoded response (``{"predictions": [...]}`` or a list)."""
-    if isinstance(payload, dict):
-        for key in ("predictions", "outputs", "data", "scores"):
-            if key in payload:
-                return predictions_from_payload(payload[key])
-        return [payload]
-    if isinstance(payload, list):
-        return [_primary(item) for item in payload]
-    return [payload]
-
-
-def _primary(item: Any) -> Any:
-    """A row's main output: a scalar as is; the last column of a probability row (the positive class)."""
-    if isinstance(item, list):
-        return item[-1] if item else None
-    if isinstance(item, dict):
-        for key in ("prediction", "score", "probability", "label"):
-            if key in item:
-                return item[key]
-        values = list(item.values())
-        return values[-1] if values else None
-    return item
-
-
-def _number(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _decode(block: dict[str, Any]) -> tuple[str, str]:
     """(content type, text) of a SageMaker capture block, undoing BASE64."""
     data = block.get("data", "")
     if str(block.get("encoding", "")).upper() == "BASE64":
         data = base64.b64decode(data).decode("utf-8")
     return str(block.get("observedContentType", "")), str(data)
-
-
-def _parse_body(content_type: str, text: str, *, columns: list[str] | None, rows: bool) -> list[Any]:
-    if "csv" in content_type or not text.lstrip().startswith(("{", "[")):
-        parsed = [[_number(cell) for cell in row] for row in csv.reader(io.StringIO(text)) if row]
-        if rows:
-            return [_named(row, columns) for row in parsed]
-        return [row[-1] if len(row) > 0 else None for row in parsed]
-    payload = json.loads(text)
-    return rows_from_payload(payload, columns) if rows else predictions_from_payload(payload)
 
 
 def sagemaker_records(
