@@ -5,7 +5,7 @@ steps with ``warm_start`` and reports the validation AUC after each step (`trial
 early-termination policy can stop a weak trial after a few steps; it checkpoints the estimator
 after each step in `trial.checkpoint_dir()`, so a trial evicted from spot capacity resumes where it
 was instead of starting over; at the end it logs the model to MLflow with a signature (the sweep
-registers the best one).
+registers the best one) and its training distribution (`trial.log_reference`, for `ml monitor`).
 
 Run it by hand: ``python examples/train/train_gbm.py --learning-rate 0.1 --max-depth 3``.
 """
@@ -99,6 +99,10 @@ def main() -> None:
     if not args.no_model:
         # the training data as an MLflow dataset input: the model card's "Training data" section
         trial.log_dataset(x_train, targets=y_train, name="breast-cancer-train", context="training")
+        # the training distribution `ml monitor` compares live traffic with; predictions as the served
+        # model answers them (pyfunc's predict: classes), so the prediction column compares like with like
+        val_auc = float(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1]))
+        trial.log_reference(x_train, model.predict(x_train), target=y_train, metric=("val_auc", val_auc))
         log_model(model, x_val)
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.monitor.core import MonitorResult
-from ml.monitor.reference import attach_reference
 
 TAG_REASON = "ml.monitor.retrain_reason"
 TAG_REPORT_RUN = "ml.monitor.retrain_report_run"
@@ -99,8 +98,5 @@ def retrain(
         tags[TAG_REPORT_RUN] = report_run
     for key, value in tags.items():
         client.set_model_version_tag(registered.name, registered.version, key, value)
-    try:
-        reference = attach_reference(client, registered.name, registered.version)
-    except UserError:
-        reference = None  # the training script logs no reference; the next `ml monitor` says how to add one
-    return Retrained(run.sweep_id, registered.name, registered.version, registered.alias, reference)
+    # register_best attached the trial's reference (None: the script logs none; `ml monitor` says how to add one)
+    return Retrained(run.sweep_id, registered.name, registered.version, registered.alias, registered.reference)

@@ -226,3 +226,10 @@ def best(
             f"'{registered['alias']}' (source {registered['source']})",
             highlight=False,
         )
+        reference = registered.get("reference")
+        console.print(
+            f"reference (for ml monitor): {reference}"
+            if reference
+            else "no reference: the trial logged none (trial.log_reference); `ml monitor` will say how to add one",
+            highlight=False,
+        )

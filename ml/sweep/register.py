@@ -2,7 +2,9 @@
 
 Why the lineage tags: a registered version must answer "where did this model come from?" without
 the sweep that made it: which sweep, which parent and trial runs, which parameters, what it
-scored, and which commit of the training code. Registering the same trial twice reuses its version
+scored, and which commit of the training code. The trial's reference (`ml.sweep.trial.log_reference`:
+the training distribution `ml monitor` compares with) is attached to the version here too, so a
+version `ml monitor` watches names it without a lookup. Registering the same trial twice reuses its version
 (the alias is set again) instead of piling up copies.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
+from ml.reference import attach_reference
 from ml.sweep.backends.base import TAG_GIT_COMMIT, TAG_STACK, TAG_SWEEP_BACKEND, TAG_SWEEP_ID, SweepStatus, TrialResult
 from ml.tracking import use_tracking
 
@@ -35,6 +38,8 @@ class RegisteredVersion:
     source: str
     tags: dict[str, str]
     reused: bool
+    reference: str | None = None
+    """The attached reference's URI; None when the trial logged none (`ml monitor` then says how to add one)."""
 
 
 def lineage_tags(outputs: PlatformOutputs, status: SweepStatus, best: TrialResult) -> dict[str, str]:
@@ -93,4 +98,10 @@ def register_best(
     else:
         number, source, reused = str(existing.version), str(existing.source), True
     client.set_registered_model_alias(name, alias, number)
-    return RegisteredVersion(name=name, version=number, alias=alias, source=source, tags=tags, reused=reused)
+    try:
+        reference: str | None = attach_reference(client, name, number)
+    except UserError:
+        reference = None
+    return RegisteredVersion(
+        name=name, version=number, alias=alias, source=source, tags=tags, reused=reused, reference=reference
+    )

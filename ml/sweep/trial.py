@@ -12,7 +12,9 @@ writes each report three ways, each read by one backend:
   reads the primary metric from the job's MLflow run).
 
 The training data goes to MLflow as a dataset input with `log_dataset(features, name=..., targets=...)`
-(name, digest, source, schema: what the model card shows as its training data).
+(name, digest, source, schema: what the model card shows as its training data), and its
+distribution with `log_reference(features, predictions, target=..., metric=...)` (what `ml monitor`
+compares live traffic with; `ml sweep best` carries it to the registered version).
 
 Checkpoints go to `checkpoint_dir()` (``ML_CHECKPOINT_DIR``), which survives a spot eviction: the
 trial is started again with the same directory and should resume from what it finds there.
@@ -38,12 +40,14 @@ This module only uses the standard library (MLflow is imported when asked to log
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,18 +105,41 @@ def log_dataset(
     import mlflow
     import mlflow.data
 
-    run_id = os.environ.get("MLFLOW_RUN_ID")
-    if mlflow.active_run() is None and not run_id:
+    if mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
         return
     if hasattr(features, "columns"):
         dataset: Any = mlflow.data.from_pandas(features, name=name, targets=targets, source=source)
     else:
         dataset = mlflow.data.from_numpy(features, targets=targets, name=name, source=source)
-    if mlflow.active_run() is not None:
+    with _trial_run():
         mlflow.log_input(dataset, context=context)
-        return
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_input(dataset, context=context)
+
+
+def log_reference(
+    features: Any,
+    predictions: Any = None,
+    *,
+    target: Any = None,
+    metric: tuple[str, float] | None = None,
+    max_rows: int = 5000,
+) -> str | None:
+    """Keep the training distribution with this trial's run: what `ml monitor` compares live inputs with.
+
+    ``features``: the training features (DataFrame or array; columns of an array are named
+    ``"0".."n-1"``, as the serving capture names unnamed inputs); ``predictions``: the model's
+    output on them; ``target``: the labels; ``metric``: the validation metric ``(name, value)`` the
+    live metric is compared with once labels arrive. `ml sweep best` attaches it to the version it
+    registers. Returns the reference's URI; with no run at all it does nothing (a script run by
+    hand still works), like `log_dataset`. The work is `ml.reference.log_reference`, imported here
+    only when called, so this module stays standard-library only.
+    """
+    import mlflow
+
+    if mlflow.active_run() is None and not os.environ.get("MLFLOW_RUN_ID"):
+        return None
+    from ml.reference import log_reference as log
+
+    return log(features, predictions, target=target, metric=metric, max_rows=max_rows)
 
 
 def checkpoint_dir() -> Path:
@@ -168,14 +195,33 @@ def log_model(model: object, x: object, *, name: str = "model", pip_requirements
             "serialization_format": "skops",
             "skops_trusted_types": skops.io.get_untrusted_types(data=skops.io.dumps(model)),
         }
-    active = mlflow.active_run() is not None
-    run = mlflow.active_run() if active else mlflow.start_run()
-    try:
+    with _trial_run():
         info = mlflow.sklearn.log_model(model, name=name, signature=signature, pip_requirements=pip, **options)
-    finally:
-        if not active and run is not None:
-            mlflow.end_run()
     return str(info.model_uri)
+
+
+@contextlib.contextmanager
+def _trial_run() -> Iterator[None]:
+    """The active MLflow run, else the trial's run (``MLFLOW_RUN_ID``) resumed and ended again, else a new run.
+
+    Why not plain ``mlflow.start_run()``: MLflow consumes ``MLFLOW_RUN_ID`` (deletes it from the
+    environment) when it resumes that run and again in ``end_run``, so after one such call every
+    later one (`log_model` after `log_dataset`, a reference, a report) silently went to a NEW run
+    and the sweep's trial run had no model to register. The run id is passed explicitly and put
+    back in the environment afterwards.
+    """
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        yield
+        return
+    run_id = os.environ.get("MLFLOW_RUN_ID") or None
+    try:
+        with mlflow.start_run(run_id=run_id):
+            yield
+    finally:
+        if run_id:
+            os.environ["MLFLOW_RUN_ID"] = run_id
 
 
 def read_reports(path: Path, *, offset: int = 0) -> tuple[list[Report], int]:

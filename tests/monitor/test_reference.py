@@ -1,7 +1,7 @@
 """The reference travels trial run -> registered version -> `ml monitor`, in a real MLflow store.
 
-`register_best` is `ml sweep best`'s registration, used read-only here; `attach_reference` right
-after it is the one call ml/sweep/register.py is to make (its owner wires it in).
+The trial logs it with `ml.sweep.trial.log_reference` (as examples/train/train_gbm.py does);
+`register_best`, `ml sweep best`'s registration, attaches it to the version it registers.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from ml.contract.errors import UserError
 from ml.monitor.reference import PREDICTION, TAG_REFERENCE, attach_reference, load_reference, log_reference
 from ml.stack import resolve_outputs
+from ml.sweep import trial
 from ml.sweep.backends.base import SweepState, SweepStatus, TrialResult, TrialState
 from ml.sweep.register import register_best
 from tests.monitor.conftest import Cancer
@@ -30,7 +31,7 @@ def _trial_run(cancer: Cancer, *, reference: bool) -> str:
             serialization_format="cloudpickle",
         )
         if reference:  # what examples/train/train_gbm.py does after fitting
-            log_reference(
+            trial.log_reference(
                 cancer.x_train.to_numpy(),
                 cancer.predict(cancer.x_train),
                 target=cancer.y_train,
@@ -61,7 +62,7 @@ def test_the_trial_reference_is_attached_to_the_version_sweep_best_registers(
         )
 
     carried = register_best(outputs, status, best(with_reference))
-    attach_reference(client, carried.name, carried.version)  # the call register_best is to make
+    assert carried.reference == f"runs:/{with_reference}/reference"
     assert (
         client.get_model_version("cancer", carried.version).tags[TAG_REFERENCE] == f"runs:/{with_reference}/reference"
     )
@@ -71,11 +72,12 @@ def test_the_trial_reference_is_attached_to_the_version_sweep_best_registers(
     assert PREDICTION in reference.sample.columns and len(reference.sample) == len(cancer.x_train)
     assert reference.summary["features"]["0"]["kind"] == "numeric"
 
-    bare = register_best(outputs, status, best(without))
+    bare = register_best(outputs, status, best(without))  # registers all the same, with no reference
+    assert bare.reference is None
     fix = rf"version {bare.version} has no reference .*`ml monitor reference cancer/{bare.version} --data"
     with pytest.raises(UserError, match=fix):
         load_reference(client, "cancer", bare.version)
-    with pytest.raises(UserError, match="has no reference"):  # register_best is to suppress this one
+    with pytest.raises(UserError, match="has no reference"):  # what register_best kept to itself
         attach_reference(client, "cancer", bare.version)
     assert TAG_REFERENCE not in client.get_model_version("cancer", bare.version).tags
 
@@ -89,3 +91,9 @@ def test_log_reference_outside_a_run_says_what_to_do(
         UserError, match=r"log_reference needs an MLflow run: call it inside `with mlflow.start_run\(\):`"
     ):
         log_reference(cancer.x_train, None)
+
+
+def test_trial_log_reference_outside_a_run_does_nothing(monkeypatch: pytest.MonkeyPatch, cancer: Cancer) -> None:
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    assert mlflow.active_run() is None
+    assert trial.log_reference(cancer.x_train, cancer.predict(cancer.x_train)) is None
