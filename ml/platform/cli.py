@@ -51,10 +51,23 @@ def up_command(
 
 
 @platform_app.command("down")
-def down_command() -> None:
+def down_command(
+    purge: bool = typer.Option(False, "--purge", help="Also stop strays and delete the platform home: nothing left"),
+) -> None:
     """Stop everything `ml platform up` and rollouts started (model servers, proxy, tracking server)."""
-    stopped = local.down(Layout.current())
+    layout = Layout.current()
+    stopped = local.down(layout)
     console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    if purge:
+        from ml.teardown.local import purge_local
+
+        result = purge_local(layout.home)
+        console.print(
+            f"purged {result.home}" + (f"; also stopped {', '.join(result.stopped)}" if result.stopped else "")
+        )
+        if result.left:
+            console.print("[red]still left[/]: " + "; ".join(result.left), highlight=False)
+            raise typer.Exit(1)
 
 
 @platform_app.command("status")

@@ -49,3 +49,31 @@ def test_purge_of_an_empty_platform_leaves_nothing_and_refuses_directories_that_
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     with pytest.raises(UserError, match="git checkout"):
         purge_local(tmp_path / "repo")
+
+
+def test_ml_platform_down_purge_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from ml.platform.cli import register
+
+    home = tmp_path / "platform-home"
+    (home / "artifacts" / "1").mkdir(parents=True)
+    (home / "mlflow.db").write_text("x")
+    stray = spawn(
+        "stray",
+        [sys.executable, "-c", "import time; time.sleep(120)", str(home / "logs" / "x")],
+        log=tmp_path / "stray.log",
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    monkeypatch.setenv("ML_PLATFORM_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    app = typer.Typer()
+    register(app)
+    try:
+        result = CliRunner().invoke(app, ["platform", "down", "--purge"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stdout
+        assert "purged" in result.stdout and str(stray.pid) in result.stdout
+        assert not home.exists() and not stray.alive()
+    finally:
+        stop(stray, timeout=1)
