@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ml.sweep import trial as protocol
-from ml.sweep.backends._warm_launcher import WarmLauncher, warm_target
+from ml.sweep.backends._warm_launcher import WarmLauncher, parent_death_hook, warm_target
 
 _SHELL_SYNTAX = {"|", "||", "&", "&&", ";", ">", ">>", "<", "2>", "2>&1", "$(", "`"}
 STOP_GRACE_SECONDS = 5.0
@@ -148,6 +148,7 @@ class TrialProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=parent_death_hook(),  # no trial outlives the sweep, even a SIGKILLed one
         )
         self._popen = _Handle(popen, None, key)
 

@@ -28,6 +28,8 @@ module is standard library only: it is what the launcher process imports before 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import json
 import os
 import select
@@ -42,6 +44,45 @@ from typing import IO, Any
 
 LAUNCHER_MODULE = "ml.sweep.backends._warm_launcher"
 ALWAYS_PRELOAD = ("ml.sweep.trial",)
+PR_SET_PDEATHSIG = 1
+
+
+# --- no trial outlives its sweep ----------------------------------------------------------------
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (Linux), or None; resolved before any fork so a child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child: be SIGKILLed when ``parent`` (the process that started it) dies, however it dies.
+
+    Why: each trial runs in its own session so the sweep can stop it as a group, which also means
+    nothing stops it when the sweep itself is SIGKILLed (OOM killer, ``kill -9``, a CI timeout):
+    it would run, and bill, on. Linux's parent-death signal closes that: the launcher dies with
+    the sweep and each trial with the process that started it (the sweep or the launcher). A
+    parent that died before the signal was armed is caught by comparing ``getppid``.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def parent_death_hook() -> Any:
+    """A ``preexec_fn`` for `subprocess.Popen` that arms `die_with_parent` for the calling process."""
+    _prctl()
+    parent = os.getpid()
+    return lambda: die_with_parent(parent)
 
 
 # --- the sweep's side ---------------------------------------------------------------------------
@@ -74,6 +115,7 @@ class WarmLauncher:
             stdout=subprocess.PIPE,
             stderr=self._log,
             start_new_session=True,
+            preexec_fn=parent_death_hook(),  # the launcher dies with the sweep (and its trials with it)
         )
         self._lock = threading.Condition()
         self._pids: dict[str, int] = {}
@@ -199,6 +241,7 @@ def _run_trial(request: dict[str, Any]) -> None:
     """In the forked child: become the trial, run its script, exit with its code. Never returns."""
     code = 1
     try:
+        die_with_parent(request["launcher"])
         signal.set_wakeup_fd(-1)
         os.setsid()
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
@@ -289,7 +332,7 @@ def _serve(plan: dict[str, Any]) -> None:
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 if line.strip():
-                    request = json.loads(line)
+                    request = {**json.loads(line), "launcher": os.getpid()}
                     out.flush()
                     pid = os.fork()
                     if pid == 0:

@@ -1,0 +1,104 @@
+"""A SIGKILLed `ml sweep run` takes its trials with it: no trial process outlives the sweep.
+
+Why a test of its own: each trial runs in its own session (so the sweep can stop it as a group),
+so nothing but the parent-death signal stops it when the sweep dies without a chance to clean up
+(``kill -9``, the OOM killer, a CI timeout). Both kinds of trial are checked: forked from the warm
+launcher, and started cold.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ml.contract import PlatformOutputs
+from ml.stack import default_local_outputs
+
+TRIALS = Path(__file__).parent / "trials"
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ML_PLATFORM_HOME", str(home))
+        yield default_local_outputs(home)
+
+
+def descendants(root: int) -> set[int]:
+    """Every live process under ``root`` (by parent pid), whatever session it runs in."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper that never comes, in a container, counts as gone)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_a_sigkilled_sweep_leaves_no_trial_running(outputs: PlatformOutputs, tmp_path: Path, warm: str) -> None:
+    spec = tmp_path / "orphans.yaml"
+    spec.write_text(
+        f"""
+name: orphans-{warm}
+experiment: toy
+code: {TRIALS}
+command: python toy_trial.py --quality ${{{{search_space.quality}}}} --hang
+environment: {{pip: []}}
+search_space: {{quality: {{type: choice, values: [0.4, 0.6]}}}}
+objective: {{metric: score, goal: maximize}}
+sampling: grid
+limits: {{max_concurrent_trials: 2, trial_timeout: 5m}}
+"""
+    )
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", "from ml.cli import main; main()", "sweep", "run", str(spec)],
+        env={**os.environ, "NO_COLOR": "1", "ML_SWEEP_WARM_START": warm},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoints = Path(outputs.artifacts.uri.removeprefix("file://")) / "checkpoints"
+    deadline = time.monotonic() + 120
+    pid_files: list[Path] = []
+    try:
+        while len(pid_files) < 2 and time.monotonic() < deadline and sweep.poll() is None:
+            time.sleep(0.2)
+            pid_files = list(checkpoints.glob(f"orphans-{warm}-*/trial-*/pid"))
+        assert len(pid_files) == 2, "the two trials never started"
+        trials = {int(path.read_text()) for path in pid_files}
+        everything = descendants(sweep.pid)
+        assert trials <= everything
+        if warm == "1":
+            assert len(everything) == 3  # the launcher and the two trials it forked
+    finally:
+        sweep.kill()
+        sweep.wait()
+    deadline = time.monotonic() + 5
+    while (left := {pid for pid in everything if alive(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes {sorted(left)} outlived the SIGKILLed sweep"
