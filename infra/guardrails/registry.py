@@ -13,6 +13,7 @@ from infra.guardrails import (
     autoscaling,
     bucket_guards,
     budget,
+    capture,
     encryption,
     gpu_training,
     production,
@@ -36,6 +37,7 @@ GUARDRAILS: tuple[Guardrail, ...] = (
     tags.GUARDRAIL,
     production.PROTECT_STATEFUL,
     production.NO_PUBLIC_NETWORK,
+    capture.CAPTURE,
 )
 
 

@@ -40,6 +40,7 @@ INTENDED_LEVELS = {
     "required-tags": EnforcementLevel.MANDATORY,
     "prod-protect-stateful": EnforcementLevel.MANDATORY,
     "prod-no-public-network": EnforcementLevel.MANDATORY,
+    "prod-captures-and-expires": EnforcementLevel.MANDATORY,
 }
 POLICIES = {p.name: p for p in build_policies()}
 

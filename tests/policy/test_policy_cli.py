@@ -62,8 +62,8 @@ def test_mandatory_violation_exits_2_with_table_and_no_traceback(tmp_path: Path)
 def test_committed_dev_and_prod_pass_as_in_ci() -> None:
     result = _ml("plan", "--stack", "dev", "--stack", "prod", "--policy", "--format", "json")
     assert result.returncode == 0, result.stderr
-    assert "stack dev: 12 policies, no violations" in result.stderr
-    assert "stack prod: 12 policies, no violations" in result.stderr
+    assert "stack dev: 13 policies, no violations" in result.stderr
+    assert "stack prod: 13 policies, no violations" in result.stderr
     assert [d["stack"] for d in json.loads(result.stdout)] == ["dev", "prod"]  # stdout stays machine-readable
 
 

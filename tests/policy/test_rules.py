@@ -24,6 +24,8 @@ from tests.policy.resources import (
     resource,
     storage_account,
 )
+from tests.policy.test_capture_policy import azure_policy as capture_expiry
+from tests.policy.test_capture_policy import deployment as capture_deployment
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,13 @@ CASES = [
         [changed(PROD_DEPLOYMENT, "properties.egressPublicNetworkAccess", "Enabled")],
         [PROD_DEPLOYMENT],
         "egressPublicNetworkAccess",
+    ),
+    Case(
+        "prod-deployment-without-capture",
+        "prod-captures-and-expires",
+        [changed(capture_deployment(PROD_TAGS), "properties.dataCollector", None), capture_expiry()],
+        [capture_deployment(PROD_TAGS), capture_expiry()],
+        "data collector does not collect",
     ),
 ]
 
