@@ -8,7 +8,9 @@
    challenger is first validated against the champion on a hold-out (the validation table), then
    10 -> 25 -> 50 -> 100 % with gates, then ``champion`` moves to the challenger;
 6. a summary table, ``.mlops-demo/rollout.png`` (traffic split, error rate, latency over time) and
-   the champion's model card (``ml model card``: the path of its Markdown and HTML);
+   the champion's model card (``ml model card``: the path of its Markdown and HTML); then traffic
+   with two features shifted by 1.5 sd goes through the endpoint, and ``ml monitor`` (reading what
+   the model server captured against the champion's reference) flags those two and not the others;
 7. ``ml platform down`` (also when a step fails).
 
 Every step is the user-facing ``ml`` command except the baseline training and the load generator.
@@ -42,12 +44,12 @@ MARKER = ".ml-demo-home"
 MODEL = "breast-cancer-gbm"
 
 
-def ml(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run a user-facing `ml` command, showing its output as it comes."""
+def ml(*args: str, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    """Run a user-facing `ml` command, showing its output as it comes; ``ok``: the exit codes that pass."""
     command = [str(Path(sys.executable).with_name("ml")), *args]
     console.print(f"[bold cyan]$ ml {' '.join(args)}[/]", highlight=False)
     completed = subprocess.run(command, env=env, check=False, text=True)
-    if completed.returncode != 0:
+    if completed.returncode not in ok:
         raise SystemExit(f"demo: `ml {' '.join(args)}` failed with exit code {completed.returncode}")
     return completed
 
@@ -119,6 +121,39 @@ def payload() -> dict[str, Any]:
 
     features, _ = load_breast_cancer(return_X_y=True)
     return {"inputs": features[:4].tolist()}
+
+
+SHIFTED = ("4", "9")
+"""Features the demo's drifted traffic moves (mean smoothness, mean fractal dimension), by `SHIFT_SDS` sd."""
+SHIFT_SDS = 1.5
+
+
+def send_shifted_traffic(scoring_uri: str) -> int:
+    """Every row of the breast-cancer data, `SHIFTED` features moved, through the endpoint in batches of 20.
+
+    The rows are the population the champion was trained on (its reference is the training split),
+    so only the moved columns should be flagged; returns the rows sent.
+    """
+    import httpx
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    features, _ = load_breast_cancer(return_X_y=True)
+    moved = np.array(features, dtype=float)
+    for column in SHIFTED:
+        moved[:, int(column)] += SHIFT_SDS * features[:, int(column)].std()
+    with httpx.Client(timeout=30.0) as client:
+        for start in range(0, len(moved), 20):
+            client.post(scoring_uri, json={"inputs": moved[start : start + 20].tolist()}).raise_for_status()
+    return len(moved)
+
+
+def monitor_verdict(report: Path) -> tuple[list[str], bool, str]:
+    """From an `ml monitor` report.json: the drifted features, whether the prediction drifted, the outcome."""
+    document = json.loads(report.read_text())
+    drifted = [c for c in document["drift"]["columns"] if c.get("drifted")]
+    features = [str(c["column"]) for c in drifted if c.get("role") == "feature"]
+    return features, any(c.get("role") == "prediction" for c in drifted), str(document["outcome"])
 
 
 def rollout_records(home: Path, since: float) -> list[dict[str, Any]]:
@@ -270,6 +305,25 @@ def main() -> None:
         console.print(f"plot: {png}\nrollout records: {home / 'audit.jsonl'}", highlight=False)
         # the canary validated the challenger before creating anything (table above); its card, from the records:
         ml("model", "card", f"{MODEL}@champion", "--stack", "local", "--out", str(home / "cards"), env=env)
+
+        console.rule("monitor: shifted traffic, then ml monitor")
+        monitor_began = time.time()
+        since = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # after the canary's repeated rows
+        sent = send_shifted_traffic(outputs.endpoint.scoring_uri)
+        console.print(f"sent {sent} rows with features {', '.join(SHIFTED)} shifted by {SHIFT_SDS} sd", highlight=False)
+        time.sleep(2.0)  # the model server writes its capture about once a second
+        report_dir = home / "monitor-report"
+        wide = {**env, "COLUMNS": env.get("COLUMNS", "120")}  # the drift table's columns unabridged
+        ml("monitor", "--stack", "local", "--since", since, "--report-dir", str(report_dir), env=wide, ok=(0, 3))
+        features, prediction_drifted, outcome = monitor_verdict(report_dir / "report.json")
+        console.print(
+            f"monitor: {outcome}; drifted features {', '.join(features) or 'none'} (shifted: {', '.join(SHIFTED)})"
+            + ("; the prediction drifted too" if prediction_drifted else "")
+            + f" ({time.time() - monitor_began:.0f}s)",
+            highlight=False,
+        )
+        if sorted(features) != sorted(SHIFTED):
+            raise SystemExit(f"demo: ml monitor flagged {features}, the shifted features are {list(SHIFTED)}")
     finally:
         if not args.keep:
             console.rule("7/7 local platform down")
