@@ -163,7 +163,13 @@ def test_feedback_endpoint(tmp_path: Path) -> None:
             bad = await client.post("/feedback", json=[{"request_id": "abc"}, {"value": 2}])
             return good, bad
 
-    good, bad = asyncio.run(calls())
+    # Not asyncio.run(): it leaves the worker's main thread without a current event loop, which the
+    # Pulumi mock tests that later run in the same worker need.
+    loop = asyncio.new_event_loop()
+    try:
+        good, bad = loop.run_until_complete(calls())
+    finally:
+        loop.close()
     assert good.json() == {"stored": 1}
     assert bad.status_code == 400 and "feedback[0]: value must be a number" in bad.json()["error"]
     assert store.values() == {"abc": 1.0}
