@@ -185,7 +185,12 @@ class AwsPlatform(pulumi.ComponentResource):
         monitoring_fields = monitoring_section(monitoring, capture_uri=capture_uri, platform_capture_uri=capture_uri)
         if monitoring_fields is not None:
             self.contract_fields["monitoring"] = monitoring_fields
-        kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_server_arn)
+        kubernetes = build_kubernetes_serving(
+            settings,
+            self,
+            tracking_uri=workspace.tracking_server_arn,
+            capture_uri=capture_uri if monitoring_fields is not None else None,
+        )
         if kubernetes is not None:
             self.contract_fields["kubernetes"] = kubernetes
         self.register_outputs({})

@@ -175,7 +175,12 @@ class AzurePlatform(pulumi.ComponentResource):
         )
         if monitoring is not None:
             self.contract_fields["monitoring"] = monitoring
-        kubernetes = build_kubernetes_serving(settings, self, tracking_uri=workspace.tracking_uri)
+        kubernetes = build_kubernetes_serving(
+            settings,
+            self,
+            tracking_uri=workspace.tracking_uri,
+            capture_uri=monitoring["platform_capture_uri"] if monitoring is not None else None,
+        )
         if kubernetes is not None:
             self.contract_fields["kubernetes"] = kubernetes
         self.register_outputs({})

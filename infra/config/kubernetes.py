@@ -175,6 +175,10 @@ class ServingSettings(Section):
     namespace: DnsLabel = "ml-serving"
     name: str = "model"
     image: str
+    server: Literal["mlflow", "platform"] = "mlflow"
+    """``mlflow``: `mlflow models serve` (any MLflow image). ``platform``: the platform's wrapped scoring
+    app (`python -m ml.platform.serve`; the image must contain this repository's `ml` package), the
+    one that writes capture records when `mlops:monitoring` is on."""
     port: int = Field(default=8080, ge=1024, le=65535)
     workers: int = Field(default=1, ge=1, le=32)
     resources: ServingResources

@@ -16,12 +16,17 @@ from infra.config import StackSettings
 
 
 def build_kubernetes_serving(
-    settings: StackSettings, parent: pulumi.Resource, *, tracking_uri: pulumi.Input[str] | None = None
+    settings: StackSettings,
+    parent: pulumi.Resource,
+    *,
+    tracking_uri: pulumi.Input[str] | None = None,
+    capture_uri: pulumi.Input[str] | None = None,
 ) -> dict[str, Any] | None:
     """Build the GPU node pool and the blue/green serving; None when the stack has no Kubernetes.
 
     `tracking_uri` becomes the pods' MLFLOW_TRACKING_URI (so `models:/` URIs resolve) unless
-    `serving.env` sets one.
+    `serving.env` sets one. `capture_uri` (the stack's capture prefix in its object storage, when
+    `mlops:monitoring` is on) makes the pods write sampled capture records there.
     """
     config = settings.kubernetes
     if config is None or not config.enabled:
@@ -55,7 +60,13 @@ def build_kubernetes_serving(
     component = ModelServing(
         "model-serving",
         ModelServingArgs(
-            serving=serving, colours=config.colours, quota=config.quota, tracking_uri=tracking_uri, **placement
+            serving=serving,
+            colours=config.colours,
+            quota=config.quota,
+            tracking_uri=tracking_uri,
+            capture_uri=capture_uri,
+            sampling_percent=settings.monitoring.sampling_percent,
+            **placement,
         ),
         pulumi.ResourceOptions(parent=parent, providers=[provider], depends_on=depends_on),
     )

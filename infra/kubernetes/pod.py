@@ -13,6 +13,7 @@ loaded (readiness, startup); `/health` is the same handler, used for liveness.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from infra.config import GPU_RESOURCE, ServingSettings
@@ -42,7 +43,9 @@ def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _env(serving: ServingSettings, model_uri: str | None, tracking_uri: Any) -> list[dict[str, Any]]:
+def _env(
+    serving: ServingSettings, model_uri: str | None, tracking_uri: Any, capture: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "MODEL_URI", "value": model_uri or ""},
         # Caches (pip, mlflow, huggingface) write under $HOME; it must be on the writable volume.
@@ -51,8 +54,25 @@ def _env(serving: ServingSettings, model_uri: str | None, tracking_uri: Any) -> 
     ]
     if tracking_uri is not None and "MLFLOW_TRACKING_URI" not in serving.env:
         env.append({"name": "MLFLOW_TRACKING_URI", "value": tracking_uri})
+    env += [{"name": key, "value": value} for key, value in sorted((capture or {}).items())]
     env += [{"name": key, "value": value} for key, value in sorted(serving.env.items())]
     return env
+
+
+def _command(serving: ServingSettings, wrapped: bool) -> dict[str, list[str]]:
+    host = "0.0.0.0"  # noqa: S104 - inside the pod; the NetworkPolicy admits only the gateway
+    if wrapped:
+        return {
+            "command": ["python", "-m", "ml.platform.serve"],
+            "args": ["--host", host, "--port", str(serving.port), "--workers", str(serving.workers)],
+        }
+    return {
+        "command": ["mlflow", "models", "serve"],
+        "args": [
+            *("-m", "$(MODEL_URI)", "--env-manager", "local"),
+            *("-h", host, "-p", str(serving.port), "-w", str(serving.workers)),
+        ],
+    }
 
 
 def pod_labels(serving: ServingSettings, selector: dict[str, str]) -> dict[str, str]:
@@ -70,10 +90,18 @@ def model_server_pod(
     labels: dict[str, str],
     service_account: str,
     tracking_uri: Any = None,
+    capture: Mapping[str, Any] | None = None,
     node_selector: dict[str, str] | None = None,
     tolerations: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The Deployment's `spec.template` for one colour."""
+    """The Deployment's `spec.template` for one colour.
+
+    With ``serving.server: platform`` the server is the platform's wrapped scoring app
+    (`python -m ml.platform.serve`: the same MLflow scoring server, plus the capture writer the
+    local endpoint uses; the image must contain this repository's `ml` package), and ``capture``
+    (`ml.contract.monitoring.capture_env`) makes it write capture records. A plain MLflow image
+    (``server: mlflow``) cannot capture, so it gets no capture environment.
+    """
     uid = serving.run_as_user
     spec: dict[str, Any] = {
         "serviceAccountName": service_account,
@@ -93,20 +121,8 @@ def model_server_pod(
                 "name": CONTAINER_NAME,
                 "image": serving.image,
                 "imagePullPolicy": "IfNotPresent",
-                "command": ["mlflow", "models", "serve"],
-                "args": [
-                    "-m",
-                    "$(MODEL_URI)",
-                    "--env-manager",
-                    "local",
-                    "-h",
-                    "0.0.0.0",  # noqa: S104 - inside the pod; the NetworkPolicy admits only the gateway
-                    "-p",
-                    str(serving.port),
-                    "-w",
-                    str(serving.workers),
-                ],
-                "env": _env(serving, model_uri, tracking_uri),
+                **_command(serving, serving.server == "platform"),
+                "env": _env(serving, model_uri, tracking_uri, capture if serving.server == "platform" else None),
                 "ports": [{"name": PORT_NAME, "containerPort": serving.port, "protocol": "TCP"}],
                 # Downloading and loading a model can take minutes; liveness starts only after this.
                 "startupProbe": _probe("/ping", period=5, failures=60),

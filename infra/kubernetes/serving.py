@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 from infra.common import child_options
 from infra.config import GPU_RESOURCE, ColourSettings, ServingColours, ServingQuota, ServingSettings
 from infra.kubernetes.pod import model_server_pod
+from ml.contract.monitoring import capture_env
 
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
 SERVICE_PORT = 80
@@ -37,6 +38,9 @@ class ModelServingArgs:
     colours: ServingColours
     quota: ServingQuota
     tracking_uri: pulumi.Input[str] | None = None
+    capture_uri: pulumi.Input[str] | None = None
+    """Where the pods write capture records (`mlops:monitoring`); None: they capture nothing."""
+    sampling_percent: float = 100.0
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: list[dict[str, str]] = field(default_factory=list)
 
@@ -215,6 +219,7 @@ class ModelServing(pulumi.ComponentResource):
                 labels=selector,
                 service_account=serving.name,
                 tracking_uri=args.tracking_uri,
+                capture=self._capture(serving, colour, settings, args),
                 node_selector=args.node_selector,
                 tolerations=args.tolerations,
             ),
@@ -231,6 +236,22 @@ class ModelServing(pulumi.ComponentResource):
             ),
             spec=spec,
             opts=child_options(self, depends_on=depends_on),
+        )
+
+    def _capture(
+        self, serving: ServingSettings, colour: str, settings: ColourSettings, args: ModelServingArgs
+    ) -> dict[str, Any] | None:
+        """The colour's capture environment, the same `capture_env` the rollout target patches in."""
+        if args.capture_uri is None:
+            return None
+        model = (settings.model_uri or "").removeprefix("models:/").split("/")
+        return capture_env(
+            args.capture_uri,  # type: ignore[arg-type]  # an Output on real stacks; a string value either way
+            sampling_percent=args.sampling_percent,
+            endpoint=serving.name,
+            deployment=colour,
+            model_name=model[0] if len(model) == 2 else None,
+            model_version=model[1] if len(model) == 2 else None,
         )
 
     def _autoscaler(

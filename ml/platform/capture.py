@@ -8,8 +8,9 @@ file each record belongs in (`capture_key`: endpoint / deployment / UTC hour).
 
 Where it writes is the capture root of `ml.contract.monitoring.capture_env` (``ML_CAPTURE_URI``):
 a directory (the local platform's ``<home>/capture``), appended to one file per process and hour;
-or ``s3://bucket/prefix`` (Kubernetes pods: the stack's S3-compatible object storage), one new
-object per flush, since objects cannot be appended to. Same keys, same record shape either way,
+or ``s3://bucket/prefix`` / ``https://<account>.blob.core.windows.net/<container>/<prefix>``
+(Kubernetes pods: the stack's object storage, as the pod's identity), one new object per flush,
+since objects cannot be appended to. Same keys, same record shape either way,
 which is what `ml monitor`'s readers expect.
 
 Example::
@@ -89,7 +90,12 @@ class CaptureWriter:
         self._thread: threading.Thread | None = None
         parsed = urlparse(uri)
         self._s3 = (parsed.netloc, parsed.path.lstrip("/")) if parsed.scheme == "s3" else None
-        self._root = None if self._s3 else Path(parsed.path if parsed.scheme == "file" else uri)
+        self._blob = None
+        if parsed.scheme in ("http", "https"):  # https://<account>.blob.core.windows.net/<container>/<prefix>
+            container, _, prefix = parsed.path.lstrip("/").partition("/")
+            self._blob = (f"{parsed.scheme}://{parsed.netloc}", container, prefix)
+        remote = self._s3 is not None or self._blob is not None
+        self._root = None if remote else Path(parsed.path if parsed.scheme == "file" else uri)
         self._client: Any = None
 
     @classmethod
@@ -195,13 +201,21 @@ class CaptureWriter:
             with path.open("ab") as handle:
                 handle.write(data)
             return
-        assert self._s3 is not None
-        bucket, prefix = self._s3
-        if self._client is None:
-            import boto3  # only pods that write to object storage need it
-
-            self._client = boto3.client("s3")
-        self._flushes += 1
+        self._flushes += 1  # objects cannot be appended to: one new object per flush
+        bucket, prefix = self._s3 if self._s3 is not None else self._blob[1:]  # type: ignore[index]
         object_key = f"{prefix.rstrip('/')}/{key}" if prefix else key
         object_key = object_key.replace(f"{self._part}.jsonl", f"{self._part}-{self._flushes:06d}.jsonl")
-        self._client.put_object(Bucket=bucket, Key=object_key, Body=data, ContentType="application/x-ndjson")
+        if self._s3 is not None:
+            if self._client is None:
+                import boto3  # only pods that write to object storage need it
+
+                self._client = boto3.client("s3")
+            self._client.put_object(Bucket=bucket, Key=object_key, Body=data, ContentType="application/x-ndjson")
+            return
+        if self._client is None:  # Azure blob storage, as the pod's workload identity
+            from azure.identity import DefaultAzureCredential
+            from azure.storage.blob import ContainerClient
+
+            assert self._blob is not None
+            self._client = ContainerClient(self._blob[0], bucket, credential=DefaultAzureCredential())
+        self._client.upload_blob(object_key, data, overwrite=True)

@@ -38,6 +38,7 @@ from typing import Any
 
 from ml.contract import KubernetesServingRef, PlatformOutputs
 from ml.contract.errors import UserError
+from ml.contract.monitoring import capture_env
 from ml.deploy.decide import ColourWindow
 from ml.deploy.spec import Gates, RolloutSpec
 from ml.deploy.target import (
@@ -244,22 +245,40 @@ class KubernetesTarget(DeploymentTarget):
                 f"'{self.outputs.stack}' (both colours always exist)"
             )
         self._changed = True
+        env = [{"name": "MODEL_URI", "value": model.uri}, *self._capture_env(deployment, name, model)]
         self.api.patch_deployment(
             deployment,
             {
                 "metadata": {"annotations": {MODEL_ANNOTATION: model.uri}},
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [{"name": CONTAINER, "env": [{"name": "MODEL_URI", "value": model.uri}]}]
-                        }
-                    }
-                },
+                "spec": {"template": {"spec": {"containers": [{"name": CONTAINER, "env": env}]}}},
             },
         )
         replicas = max(1, count)
         self.api.scale_deployment(deployment, replicas)
         self._ensure_hpa(name, deployment, replicas)
+
+    def _capture_env(self, deployment: str, colour: str, model: ModelRef) -> list[dict[str, str]]:
+        """The colour's capture settings (`capture_env`, as the stack's pod template has them) for the new model.
+
+        Why here too: the records name the model version that answered, so a colour that now serves
+        another version must say so, and a colour created before capture was on starts capturing.
+        """
+        monitoring = self.outputs.monitoring
+        if monitoring is None or not monitoring.enabled or not monitoring.platform_capture_uri:
+            return []
+        found = self.api.get_deployment(deployment) or {}
+        containers = found.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        if not any("ml.platform.serve" in (c.get("command") or []) for c in containers if c.get("name") == CONTAINER):
+            return []  # `mlflow models serve` (serving.server: mlflow) cannot capture
+        env = capture_env(
+            monitoring.platform_capture_uri,
+            sampling_percent=monitoring.sampling_percent,
+            endpoint=self.ref.route_name,
+            deployment=colour,
+            model_name=model.name,
+            model_version=model.version,
+        )
+        return [{"name": key, "value": value} for key, value in sorted(env.items())]
 
     def _ensure_hpa(self, colour: str, deployment: str, floor: int) -> None:
         bounds = {
