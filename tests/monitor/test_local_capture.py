@@ -16,10 +16,12 @@ import httpx
 import pytest
 
 from ml.contract.capture import CaptureRecord
+from ml.monitor.sources import parse_capture_uri, read_capture
 from ml.platform import model_server
 from ml.platform.capture import CaptureWriter, Pending
 from ml.platform.layout import Layout
 from ml.platform.process import wait_http
+from tests.fakes.moto_server import MotoServer, moto_server  # noqa: F401 - the fixture
 from tests.monitor.conftest import ENDPOINT, MODEL, Cancer, Platform
 
 
@@ -100,3 +102,26 @@ def test_the_writer_samples_and_names_unnamed_columns(tmp_path: Path) -> None:
         ("y", {"0": 5.0, "1": 6.0}, 0.3),
     ]
     assert all(r.deployment == "green" and r.model_name == "m" for r in records)
+
+
+def test_a_pod_writer_puts_one_object_per_flush_that_ml_monitor_reads_from_s3(
+    moto_server: MotoServer,  # noqa: F811
+) -> None:
+    """What a Kubernetes pod does with ``ML_CAPTURE_URI=s3://...``: new objects under the same keys."""
+    s3 = moto_server.client("s3")
+    s3.create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": moto_server.region})
+    writer = CaptureWriter("s3://artifacts/capture/", sampling_percent=100, endpoint="churn", deployment="green")
+    now = time.time()
+    writer.add(Pending("a", now, 200, 1.0, b'{"inputs": [[1.0, 2.0]]}', "application/json", b"[0.4]"))
+    assert writer.flush() == 1
+    writer.add(Pending("b", now, 200, 1.0, b'{"inputs": [[3.0, 4.0]]}', "application/json", b"[0.6]"))
+    writer.close()
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket="artifacts")["Contents"]]
+    assert len(keys) == 2 and all(key.startswith("capture/churn/green/") for key in keys)
+    records = read_capture(
+        parse_capture_uri("s3://artifacts/capture/"), since=now - 1, until=now + 1, region=moto_server.region
+    )
+    assert [(r.request_id, r.inputs, r.prediction) for r in records] == [
+        ("a", {"0": 1.0, "1": 2.0}, 0.4),
+        ("b", {"0": 3.0, "1": 4.0}, 0.6),
+    ]
