@@ -363,9 +363,13 @@ class RolloutEngine:
         return self.endings.finalize()
 
     def _hold_for_registry(self, spec: RolloutSpec, new: str, traffic: dict[str, int]) -> None:
-        """Before a traffic change or the commit: wait (bounded) for an unreachable registry, see `ml.deploy.outage`."""
+        """Before a traffic change or the commit: wait (bounded) for an unreachable registry, see `ml.deploy.outage`.
+
+        Probes the registry this rollout actually writes to (its client's URI), which is the stack's
+        tracking URI in `ml deploy` but may be another store when a caller passes its own client.
+        """
         hold_for_registry(
-            tracking_uri=self.outputs.tracking_uri,
+            tracking_uri=self.registry.client.tracking_uri,
             target=self.target,
             audit=self.audit,
             log=self.log,
