@@ -12,7 +12,7 @@ import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,9 @@ def _isolated_mlflow_uris() -> Iterator[None]:
 
     Why: `ml.tracking.use_tracking` (like the CLI) sets MLflow's global tracking and registry URIs and
     their environment variables; without this, a later test's `MlflowClient(tracking_uri=...)` still
-    resolves the registry to a server an earlier test has stopped, and retries for minutes.
+    resolves the registry to a server an earlier test has stopped, and retries for minutes. The
+    active experiment is process-wide too (`mlflow.set_experiment`): left set, a later test's
+    `mlflow.start_run()` asks its own fresh store for an experiment id that exists only in another.
     """
     saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
     yield
@@ -31,6 +33,9 @@ def _isolated_mlflow_uris() -> Iterator[None]:
 
         tracking_utils.set_tracking_uri(None)  # type: ignore[arg-type]  # None means "unset" in MLflow
         registry_utils._registry_uri = None
+        from mlflow.tracking import fluent
+
+        fluent._active_experiment_id = None
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)

@@ -73,6 +73,7 @@ def register_model(cancer: Cancer, tracking_uri: str, *, reference: bool = True)
     from ml.monitor.reference import log_reference
 
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)  # mlflow.register_model below goes to the registry URI, not the tracking one
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     auc = roc_auc_score(cancer.y_test, cancer.predict(cancer.x_test))
     with mlflow.start_run(experiment_id="0") as run:
