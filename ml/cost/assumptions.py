@@ -1,4 +1,4 @@
-"""The volumes a cost estimate assumes: data stored, logs ingested, vault operations.
+"""The volumes a cost estimate assumes: data stored, logs ingested, vault operations, endpoint traffic.
 
 Why assumptions at all: storage, log ingestion and key vault operations bill per unit used, and an
 offline plan knows what is declared, not how much data it will hold. Rather than a silent zero,
@@ -9,6 +9,7 @@ the estimate prices an explicit volume, prints it, and lets each stack set its o
       cost:storageGb: 500          # artifact store, GB-month
       cost:logIngestionGb: 20      # Log Analytics / App Insights, GB per month
       cost:keyVaultOperations: 200000
+      cost:privateEndpointGb: 50   # through each private / interface endpoint, GB per month
 
 Keys and values are validated here, with the key's name in the error.
 """
@@ -36,6 +37,8 @@ class Assumptions:
     """Log Analytics (and workspace-based App Insights) ingestion per month, GB."""
     key_vault_operations: float = 100_000.0
     """Key Vault operations per month."""
+    private_endpoint_gb: float = 10.0
+    """Data processed per private endpoint (Azure) or interface VPC endpoint (AWS) per month, GB."""
 
     def as_dict(self) -> dict[str, float]:
         """The assumptions by their config key (camelCase), for reports."""

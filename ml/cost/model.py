@@ -8,7 +8,7 @@ cannot be overspent by scaling; one that only holds idle depends on how the plat
 
 Rules map a resource's type token and real inputs (from the offline plan) to a `CostLine`. Types
 that bill nothing of their own (IAM, policies, budgets, Kubernetes objects, ...) are listed in
-`ml/cost/rules.py` as free, with the reason; a type with no rule, or an instance type
+`ml/cost/free.py` as free, with the reason; a type with no rule, or an instance type
 with no price, becomes an explicit "no price" line, never a silent 0. Training capacity that is
 not a resource (SageMaker jobs) comes from the stack's `training` output. Spot savings compare the
 same max-scale training capacity on demand.

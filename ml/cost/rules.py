@@ -3,41 +3,25 @@
 Why one small function per billed type: each reads the inputs that decide the bill (SKU, node
 bounds, priority, tier, replicas and requests) exactly as the program declared them, so a config
 change shows up in the estimate and in `ml plan --against`. Types that bill nothing by themselves
-are in `FREE` with the reason; anything else without a rule is reported as "no price".
+are in `FREE` (`ml/cost/free.py`) with the reason; private networking and alerting rules are in
+`ml/cost/network_rules.py`; anything else without a rule is reported as "no price".
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from ml.contract.declared import OfflinePlan, PlannedResource
+from ml.contract.declared import PlannedResource
 from ml.contract.props import get
-from ml.cost.assumptions import HOURS_PER_MONTH, Assumptions
+from ml.cost.free import FREE
 from ml.cost.hosting import POD_BASIS, find_ec2_price, find_hosting_price
 from ml.cost.model import CostLine, SpotSaving
+from ml.cost.network_rules import NETWORK_RULES
 from ml.cost.prices import InstancePrice, find_price
-from ml.cost.services import ServicePrice, find_service_price, service_price
-
-H = HOURS_PER_MONTH
-
-
-@dataclass
-class Context:
-    """What a rule may look at besides its own resource: the whole plan, its outputs, the assumptions."""
-
-    plan: OfflinePlan
-    assumptions: Assumptions
-    spot: list[SpotSaving] = field(default_factory=list)
-
-
-Rule = Callable[[PlannedResource, Context], CostLine]
-
-
-def _no_price(resource: PlannedResource, basis: str, note: str) -> CostLine:
-    return CostLine(resource.name, resource.type, basis, None, None, note)
+from ml.cost.rule_kit import Context, H, Rule, as_int, no_price, service
+from ml.cost.services import service_price
 
 
 def _pool(
@@ -56,7 +40,7 @@ def _pool(
     capacity = "spot" if spot else "on-demand"
     basis = f"{low}..{high} x {instance_type} {capacity}"
     if price is None:
-        return _no_price(resource, basis, f"'{instance_type}' is not in {where}; add it with its source.")
+        return no_price(resource, basis, f"'{instance_type}' is not in {where}; add it with its source.")
     hourly = price.per_hour(spot=spot)
     if spot and training:
         ctx.spot.append(
@@ -74,20 +58,6 @@ def _pool(
     )
 
 
-def _service(resource: PlannedResource, key: str, basis: str, quantity: float = 1.0, note: str = "") -> CostLine:
-    """A flat or per-unit service: the same cost idle and at max (it does not scale with load)."""
-    found: ServicePrice | None = find_service_price(key)
-    if found is None:
-        return _no_price(resource, basis, f"no '{key}' in ml/cost/services.py; add it with its source.")
-    per_month = found.amount * (H if found.unit == "hour" else 1.0) * quantity
-    unit = f"{found.amount:g}/{found.unit}"
-    return CostLine(resource.name, resource.type, f"{basis} at {unit}", per_month, per_month, note, (found.source,))
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return default if value is None else int(float(value))
-
-
 # --- Azure -------------------------------------------------------------------------------------
 
 
@@ -101,8 +71,8 @@ def aml_compute(resource: PlannedResource, ctx: Context) -> CostLine:
         ctx,
         price=find_price(vm),
         instance_type=vm,
-        low=_int(scale.get("minNodeCount")),
-        high=_int(scale.get("maxNodeCount")),
+        low=as_int(scale.get("minNodeCount")),
+        high=as_int(scale.get("maxNodeCount")),
         spot=str(props.get("vmPriority", "Dedicated")) == "LowPriority",
         training=True,
         where="ml/cost/prices.py",
@@ -114,7 +84,7 @@ def _autoscale_bounds(ctx: Context, target_suffix: str) -> tuple[int, int] | Non
         uri = str(setting.inputs.get("targetResourceUri") or "")
         if uri.endswith(target_suffix):
             capacity = setting.inputs["profiles"][0]["capacity"]
-            return _int(capacity.get("minimum")), _int(capacity.get("maximum"))
+            return as_int(capacity.get("minimum")), as_int(capacity.get("maximum"))
     return None
 
 
@@ -122,7 +92,7 @@ def online_deployment(resource: PlannedResource, ctx: Context) -> CostLine:
     """Managed online deployment: instance type x capacity, bounded by its autoscale setting."""
     props = resource.inputs.get("properties") or {}
     sku = str(props.get("instance_type") or props.get("instanceType") or "?")
-    capacity = _int(get(resource.inputs, "sku.capacity"), 1)
+    capacity = as_int(get(resource.inputs, "sku.capacity"), 1)
     low, high = _autoscale_bounds(ctx, f"/{resource.inputs.get('deploymentName', resource.name)}") or (
         capacity,
         capacity,
@@ -167,8 +137,8 @@ def _expected_deployment(
         ctx,
         price=lookup(sku),
         instance_type=sku,
-        low=_int(autoscale.get("min_instances"), 1),
-        high=_int(autoscale.get("max_instances"), 1),
+        low=as_int(autoscale.get("min_instances"), 1),
+        high=as_int(autoscale.get("max_instances"), 1),
         spot=False,
         training=False,
         where=where,
@@ -179,19 +149,19 @@ def _expected_deployment(
 
 def container_registry(resource: PlannedResource, ctx: Context) -> CostLine:
     tier = str(get(resource.inputs, "sku.name") or "?")
-    return _service(resource, f"azure:acr:{tier}", f"{tier} tier")
+    return service(resource, f"azure:acr:{tier}", f"{tier} tier")
 
 
 def storage_account(resource: PlannedResource, ctx: Context) -> CostLine:
     sku = str(get(resource.inputs, "sku.name") or "?")
     gb = ctx.assumptions.storage_gb
-    return _service(resource, f"azure:blob:{sku}", f"{gb:g} GB {sku} hot (assumed, cost:storageGb)", gb)
+    return service(resource, f"azure:blob:{sku}", f"{gb:g} GB {sku} hot (assumed, cost:storageGb)", gb)
 
 
 def key_vault(resource: PlannedResource, ctx: Context) -> CostLine:
     sku = str(get(resource.inputs, "properties.sku.name") or "standard")
     ops = ctx.assumptions.key_vault_operations
-    return _service(
+    return service(
         resource, f"azure:keyvault:{sku}", f"{ops:,.0f} operations (assumed, cost:keyVaultOperations)", ops / 10_000
     )
 
@@ -199,7 +169,7 @@ def key_vault(resource: PlannedResource, ctx: Context) -> CostLine:
 def log_analytics(resource: PlannedResource, ctx: Context) -> CostLine:
     sku = str(get(resource.inputs, "sku.name") or "PerGB2018")
     gb = ctx.assumptions.log_ingestion_gb
-    return _service(
+    return service(
         resource,
         f"azure:loganalytics:{sku}",
         f"{gb:g} GB ingested (assumed, cost:logIngestionGb)",
@@ -213,14 +183,14 @@ def agent_pool(resource: PlannedResource, ctx: Context) -> CostLine:
     inputs = resource.inputs
     vm = str(inputs.get("vmSize", "?"))
     autoscale = bool(inputs.get("enableAutoScaling"))
-    count = _int(inputs.get("count"), 1)
+    count = as_int(inputs.get("count"), 1)
     return _pool(
         resource,
         ctx,
         price=find_price(vm),
         instance_type=vm,
-        low=_int(inputs.get("minCount")) if autoscale else count,
-        high=_int(inputs.get("maxCount")) if autoscale else count,
+        low=as_int(inputs.get("minCount")) if autoscale else count,
+        high=as_int(inputs.get("maxCount")) if autoscale else count,
         spot=inputs.get("scaleSetPriority") == "Spot",
         training=True,
         where="ml/cost/prices.py (Azure VM sizes)",
@@ -229,7 +199,7 @@ def agent_pool(resource: PlannedResource, ctx: Context) -> CostLine:
 
 def managed_cluster(resource: PlannedResource, ctx: Context) -> CostLine:
     tier = str(get(resource.inputs, "sku.tier") or "Free")
-    return _service(resource, f"azure:aks:{tier}", f"AKS control plane, {tier} tier (node pools priced apart)")
+    return service(resource, f"azure:aks:{tier}", f"AKS control plane, {tier} tier (node pools priced apart)")
 
 
 # --- AWS ---------------------------------------------------------------------------------------
@@ -238,7 +208,7 @@ def managed_cluster(resource: PlannedResource, ctx: Context) -> CostLine:
 def _variant_bounds(ctx: Context, variant: str) -> tuple[int, int] | None:
     for target in ctx.plan.of_type("aws:appautoscaling/target:Target"):
         if str(target.inputs.get("resourceId", "")).endswith(f"/variant/{variant}"):
-            return _int(target.inputs.get("minCapacity")), _int(target.inputs.get("maxCapacity"))
+            return as_int(target.inputs.get("minCapacity")), as_int(target.inputs.get("maxCapacity"))
     return None
 
 
@@ -247,7 +217,7 @@ def endpoint_configuration(resource: PlannedResource, ctx: Context) -> CostLine:
     lines = []
     for variant in resource.inputs.get("productionVariants", []):
         sku = str(variant.get("instanceType", "?"))
-        count = _int(variant.get("initialInstanceCount"), 1)
+        count = as_int(variant.get("initialInstanceCount"), 1)
         low, high = _variant_bounds(ctx, str(variant.get("variantName"))) or (count, count)
         lines.append(
             _pool(
@@ -263,11 +233,11 @@ def endpoint_configuration(resource: PlannedResource, ctx: Context) -> CostLine:
             )
         )
     if not lines:
-        return _no_price(resource, "no production variants", "serverless or empty configs are not modelled")
+        return no_price(resource, "no production variants", "serverless or empty configs are not modelled")
     if len(lines) == 1:
         return lines[0]
     if not all(line.priced for line in lines):
-        return _no_price(resource, "; ".join(line.basis for line in lines), "a variant's instance type has no price")
+        return no_price(resource, "; ".join(line.basis for line in lines), "a variant's instance type has no price")
     return CostLine(
         resource.name,
         resource.type,
@@ -280,26 +250,22 @@ def endpoint_configuration(resource: PlannedResource, ctx: Context) -> CostLine:
 
 def tracking_server(resource: PlannedResource, ctx: Context) -> CostLine:
     size = str(resource.inputs.get("trackingServerSize") or "Small")
-    return _service(resource, f"aws:mlflow:{size}", f"{size} tracking server, always on")
+    return service(resource, f"aws:mlflow:{size}", f"{size} tracking server, always on")
 
 
 def kms_key(resource: PlannedResource, ctx: Context) -> CostLine:
-    return _service(resource, "aws:kms:key", "1 customer managed key (requests not modelled)")
+    return service(resource, "aws:kms:key", "1 customer managed key (requests not modelled)")
 
 
 def s3_bucket(resource: PlannedResource, ctx: Context) -> CostLine:
     gb = ctx.assumptions.storage_gb
-    return _service(
+    return service(
         resource,
         "aws:s3:STANDARD",
         f"{gb:g} GB Standard (assumed, cost:storageGb)",
         gb,
         note="lifecycle tiering to cheaper classes would lower it",
     )
-
-
-def metric_alarm(resource: PlannedResource, ctx: Context) -> CostLine:
-    return _service(resource, "aws:cloudwatch:alarm", "1 alarm")
 
 
 def eks_node_group(resource: PlannedResource, ctx: Context) -> CostLine:
@@ -311,8 +277,8 @@ def eks_node_group(resource: PlannedResource, ctx: Context) -> CostLine:
         ctx,
         price=find_ec2_price(str(types[0])),
         instance_type=str(types[0]),
-        low=_int(scaling.get("minSize")),
-        high=_int(scaling.get("maxSize")),
+        low=as_int(scaling.get("minSize")),
+        high=as_int(scaling.get("maxSize")),
         spot=str(inputs.get("capacityType", "ON_DEMAND")) == "SPOT",
         training=True,
         where="ml/cost/hosting.py (EC2)",
@@ -320,7 +286,7 @@ def eks_node_group(resource: PlannedResource, ctx: Context) -> CostLine:
 
 
 def eks_cluster(resource: PlannedResource, ctx: Context) -> CostLine:
-    return _service(resource, "aws:eks:control-plane", "EKS control plane (node groups priced apart)")
+    return service(resource, "aws:eks:control-plane", "EKS control plane (node groups priced apart)")
 
 
 # --- Kubernetes --------------------------------------------------------------------------------
@@ -355,7 +321,7 @@ def _hpa_bounds(ctx: Context, deployment: str) -> tuple[int, int] | None:
     for hpa in ctx.plan.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
         spec = hpa.inputs.get("spec") or {}
         if (spec.get("scaleTargetRef") or {}).get("name") == deployment:
-            return _int(spec.get("minReplicas"), 1), _int(spec.get("maxReplicas"), 1)
+            return as_int(spec.get("minReplicas"), 1), as_int(spec.get("maxReplicas"), 1)
     return None
 
 
@@ -373,7 +339,7 @@ def k8s_deployment(resource: PlannedResource, ctx: Context) -> CostLine:
     if replicas is None:
         low, high = _hpa_bounds(ctx, str(name)) or (1, 1)
     else:
-        low = high = _int(replicas)
+        low = high = as_int(replicas)
     hourly = POD_BASIS.per_hour(cpu=cpu, memory_gib=memory)
     basis = f"{low}..{high} pods x {cpu:g} vCPU + {memory:g} GiB requested at {hourly:g}/h"
     return CostLine(
@@ -401,48 +367,10 @@ RULES: dict[str, Rule] = {
     "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": tracking_server,
     "aws:kms/key:Key": kms_key,
     "aws:s3/bucket:Bucket": s3_bucket,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": metric_alarm,
     "aws:eks/nodeGroup:NodeGroup": eks_node_group,
     "aws:eks/cluster:Cluster": eks_cluster,
     "kubernetes:apps/v1:Deployment": k8s_deployment,
-}
-
-FREE: dict[str, str] = {
-    "azure-native:resources:ResourceGroup": "a container for resources",
-    "azure-native:storage:BlobServiceProperties": "settings of the storage account",
-    "azure-native:storage:BlobContainer": "billed through the storage account",
-    "azure-native:storage:ManagementPolicy": "lifecycle rules are free (they lower storage cost)",
-    "azure-native:applicationinsights:Component": "workspace-based: its ingestion bills in Log Analytics",
-    "azure-native:machinelearningservices:Workspace": "the workspace is free; its resources bill",
-    "azure-native:monitor:AutoscaleSetting": "free; its bounds price the deployment",
-    "azure-native:consumption:Budget": "budgets are free",
-    "azure-native:authorization:RoleAssignment": "free",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket setting",
-    "aws:s3/bucketVersioning:BucketVersioning": "bucket setting (old versions count in storage)",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket setting",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "bucket setting",
-    "aws:s3/bucketPolicy:BucketPolicy": "bucket setting",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "lifecycle rules lower storage cost",
-    "aws:kms/alias:Alias": "aliases are free",
-    "aws:iam/role:Role": "IAM is free",
-    "aws:iam/rolePolicy:RolePolicy": "IAM is free",
-    "aws:sagemaker/model:Model": "a model definition is free; its endpoint bills",
-    "aws:sagemaker/endpoint:Endpoint": "billed through its endpoint configuration's variants",
-    "aws:sagemaker/domain:Domain": "the domain is free; Studio apps and EFS bill per use (not modelled)",
-    "aws:appautoscaling/target:Target": "free; its bounds price the variant",
-    "aws:appautoscaling/policy:Policy": "free",
-    "aws:budgets/budget:Budget": "the first two budgets of an account are free",
-    "aws:costexplorer/costAllocationTag:CostAllocationTag": "free",
-    "pulumi:providers:kubernetes": "a Pulumi provider, not a cloud resource",
-    "kubernetes:core/v1:Namespace": "a Kubernetes object",
-    "kubernetes:core/v1:ServiceAccount": "a Kubernetes object",
-    "kubernetes:core/v1:Service": "ClusterIP: no load balancer",
-    "kubernetes:core/v1:ResourceQuota": "a Kubernetes object",
-    "kubernetes:core/v1:LimitRange": "a Kubernetes object",
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "a Kubernetes object",
-    "kubernetes:policy/v1:PodDisruptionBudget": "a Kubernetes object",
-    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": "free; its bounds price the deployment",
-    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": "a route on the existing gateway",
+    **NETWORK_RULES,
 }
 
 
@@ -453,7 +381,9 @@ def price_resource(resource: PlannedResource, ctx: Context) -> CostLine | None:
         return rule(resource, ctx)
     if resource.type in FREE:
         return None
-    return _no_price(resource, resource.type, "no cost rule for this type in ml/cost/rules.py")
+    return no_price(
+        resource, resource.type, "no cost rule for this type in ml/cost/rules.py or network_rules.py, nor in free.py"
+    )
 
 
 def training_jobs(ctx: Context) -> CostLine | None:
@@ -476,8 +406,8 @@ def training_jobs(ctx: Context) -> CostLine | None:
         ctx,
         price=find_price(sku),
         instance_type=sku,
-        low=_int(training.get("min_nodes")),
-        high=_int(training.get("max_nodes"), 1),
+        low=as_int(training.get("min_nodes")),
+        high=as_int(training.get("max_nodes"), 1),
         spot=bool(training.get("spot")),
         training=True,
         where="ml/cost/prices.py",

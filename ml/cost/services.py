@@ -49,6 +49,14 @@ _KMS = _source("aws", "https://aws.amazon.com/kms/pricing/", "us-east-1", "custo
 _EKS = _source("aws", "https://aws.amazon.com/eks/pricing/", "us-east-1", "EKS control plane (standard support)")
 _S3 = _source("aws", "https://aws.amazon.com/s3/pricing/", "us-east-1", "S3 Standard capacity")
 _CLOUDWATCH = _source("aws", "https://aws.amazon.com/cloudwatch/pricing/", "us-east-1", "standard-resolution alarm")
+_PRIVATE_LINK = _source(
+    "azure", "https://azure.microsoft.com/en-us/pricing/details/private-link/", "eastus", "private endpoint"
+)
+_PRIVATE_DNS = _source("azure", "https://azure.microsoft.com/en-us/pricing/details/dns/", "eastus", "private DNS zone")
+_METRIC_ALERT = _source(
+    "azure", "https://azure.microsoft.com/en-us/pricing/details/monitor/", "eastus", "metric alert rule"
+)
+_AWS_PRIVATE_LINK = _source("aws", "https://aws.amazon.com/privatelink/pricing/", "us-east-1", "interface VPC endpoint")
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,19 @@ _TABLE: dict[str, tuple[float, Unit, PriceSource]] = {
     "aws:eks:control-plane": (0.10, "hour", _EKS),
     "aws:s3:STANDARD": (0.023, "GB-month", _S3),
     "aws:cloudwatch:alarm": (0.10, "month", _CLOUDWATCH),
+    # Azure Private Link: each private endpoint bills by the hour while it exists, plus data processed
+    # (0.01 USD per GB inbound and again per GB outbound, first 1 PB tier).
+    "azure:privatelink:endpoint": (0.01, "hour", _PRIVATE_LINK),
+    "azure:privatelink:data": (0.01, "GB", _PRIVATE_LINK),
+    # Azure DNS private zone: 0.50 USD per zone-month (first 25 zones); queries 0.40 USD per million
+    # (not modelled). Virtual network links without autoregistration are not billed.
+    "azure:privatedns:zone": (0.50, "month", _PRIVATE_DNS),
+    # Azure Monitor metric alert rule: 0.10 USD per monitored time series per month (10 free not applied).
+    "azure:monitor:metric-alert": (0.10, "month", _METRIC_ALERT),
+    # AWS PrivateLink interface endpoint: 0.01 USD per hour per AZ (one ENI per subnet) and 0.01 USD per
+    # GB processed (first 1 PB); gateway endpoints (S3, DynamoDB) are free.
+    "aws:privatelink:interface-az": (0.01, "hour", _AWS_PRIVATE_LINK),
+    "aws:privatelink:data": (0.01, "GB", _AWS_PRIVATE_LINK),
 }
 
 

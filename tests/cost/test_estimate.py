@@ -135,7 +135,11 @@ def test_kubernetes_spot_gpu_pool_and_pods_on_the_existing_cluster(planned: Plan
 
 
 def test_unknown_instance_type_is_an_explicit_no_price_line() -> None:
-    config = with_changes(stack_config("dev"), {"trainingCluster.instanceType": "Standard_ND96asr_v4"})
+    # A size the project does not know yet is refused unless the stack lists it (the documented way).
+    config = with_changes(
+        stack_config("dev"),
+        {"trainingCluster.instanceType": "Standard_ND96asr_v4", "allowUnknownSizes": ["Standard_ND96asr_v4"]},
+    )
     cost = estimate_plan(run_offline(config), assumptions_for(config))
     gpu = line(cost, "training-gpu")
     assert gpu.idle is None and gpu.max is None and not gpu.priced
