@@ -46,13 +46,9 @@ from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep.backends._cloud_staging import requirements_for, trial_environment
 from ml.sweep.backends.base import (
-    TAG_GIT_COMMIT,
-    TAG_MODEL_NAME,
-    TAG_STACK,
-    TAG_SWEEP_BACKEND,
-    TAG_SWEEP_ID,
-    TAG_SWEEP_NAME,
-    git_commit,
+    TAG_COST_ESTIMATE,
+    TAG_MAX_FAILED,
+    job_lineage_tags,
 )
 from ml.sweep.compute import ComputeChoice, resolve_compute
 from ml.sweep.spec import (
@@ -78,10 +74,7 @@ CHECKPOINT_OUTPUT = "checkpoints"
 DATASTORE = "workspaceblobstore"
 MAX_EXPANDED_CHOICE = 1000
 """The most values a randint/quniform may expand to when Azure cannot express it directly."""
-TAG_COST_ESTIMATE = "ml.cost.worst_case"
 TAG_COST_CURRENCY = "ml.cost.currency"
-TAG_EXPERIMENT = "ml.sweep.experiment"
-TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 
 
 @dataclass(frozen=True)
@@ -322,17 +315,7 @@ def build_sweep_job(
         variables = dict.fromkeys((DEFAULT_CHECKPOINT_ENV, spec.spot.checkpoint_env))
         exports = " && ".join(f"export {var}=${{{{outputs.{CHECKPOINT_OUTPUT}}}}}" for var in variables)
         run_command = f"{exports} && {spec.command}"
-    tags = {
-        TAG_SWEEP_ID: name,
-        TAG_SWEEP_NAME: spec.name,
-        TAG_SWEEP_BACKEND: BACKEND,
-        TAG_STACK: outputs.stack,
-        TAG_MODEL_NAME: spec.registered_model_name,
-        TAG_EXPERIMENT: spec.experiment_name,
-    }
-    commit = git_commit(spec.code_dir()) if spec.code_dir().exists() else None
-    if commit:
-        tags[TAG_GIT_COMMIT] = commit
+    tags = job_lineage_tags(spec, outputs, name, backend=BACKEND)
     tags[TAG_MAX_FAILED] = str(spec.failure_limit())
     if cost_estimate is not None:
         tags[TAG_COST_ESTIMATE] = f"{cost_estimate:.2f}"

@@ -21,13 +21,9 @@ from ml.contract.errors import UserError
 from ml.sweep import trial
 from ml.sweep.backends._cloud_staging import trial_environment
 from ml.sweep.backends.base import (
-    TAG_GIT_COMMIT,
-    TAG_MODEL_NAME,
-    TAG_STACK,
-    TAG_SWEEP_BACKEND,
-    TAG_SWEEP_ID,
-    TAG_SWEEP_NAME,
-    git_commit,
+    TAG_COST_ESTIMATE,
+    TAG_MAX_FAILED,
+    job_lineage_tags,
 )
 from ml.sweep.compute import ComputeChoice, resolve_compute
 from ml.sweep.spec import (
@@ -56,8 +52,6 @@ MAX_CATEGORICAL_VALUES = 30
 NAME_LIMIT = 32
 """Tuning job names are at most 32 characters."""
 QUANTIZE_HYPERPARAMETER = "ml_sweep_quantize"
-TAG_EXPERIMENT = "ml.sweep.experiment"
-TAG_COST_ESTIMATE = "ml.cost.worst_case"
 NEEDED_FOR = "the SageMaker sweep backend"
 
 _SUBSTITUTED = (
@@ -82,7 +76,6 @@ EARLY_STOPPING: dict[PolicyName, tuple[str, str]] = {
 """The SageMaker translation of each early-termination policy: ``TrainingJobEarlyStoppingType`` and what
 it does not express. ``hyperband`` is the one policy that is a strategy on SageMaker (`strategy`)."""
 HYPERBAND_STRATEGY = "Hyperband"
-TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 
 
 # --- names and values ----------------------------------------------------------------------------
@@ -273,17 +266,7 @@ def code_uri(outputs: PlatformOutputs, name: str) -> str:
 
 def tags_for(spec: SweepSpec, outputs: PlatformOutputs, name: str, *, cost: float | None) -> list[dict[str, str]]:
     """The tuning job's tags: lineage `ml sweep status|best` reads back, and the admitted worst case."""
-    tags = {
-        TAG_SWEEP_ID: name,
-        TAG_SWEEP_NAME: spec.name,
-        TAG_SWEEP_BACKEND: BACKEND,
-        TAG_STACK: outputs.stack,
-        TAG_MODEL_NAME: spec.registered_model_name,
-        TAG_EXPERIMENT: spec.experiment_name,
-    }
-    commit = git_commit(spec.code_dir()) if spec.code_dir().exists() else None
-    if commit:
-        tags[TAG_GIT_COMMIT] = commit
+    tags = job_lineage_tags(spec, outputs, name, backend=BACKEND)
     if cost is not None:
         tags[TAG_COST_ESTIMATE] = f"{cost:.2f}"
     return [{"Key": key, "Value": value} for key, value in tags.items()]

@@ -19,12 +19,12 @@ from ml.cost.prices import price_for
 from ml.sweep.backends._sagemaker_job import (
     BACKEND,
     QUANTIZE_HYPERPARAMETER,
-    TAG_COST_ESTIMATE,
-    TAG_EXPERIMENT,
-    TAG_MAX_FAILED,
 )
 from ml.sweep.backends.base import (
+    TAG_COST_ESTIMATE,
+    TAG_EXPERIMENT,
     TAG_GIT_COMMIT,
+    TAG_MAX_FAILED,
     TAG_MODEL_NAME,
     SweepState,
     SweepStatus,

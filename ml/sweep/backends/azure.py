@@ -24,9 +24,6 @@ from ml.contract import AzureWorkspaceRef, PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep.backends._azure_job import (
     BACKEND,
-    TAG_COST_ESTIMATE,
-    TAG_EXPERIMENT,
-    TAG_MAX_FAILED,
     AzureSweepPlan,
     build_sweep_job,
     refuse_incompatible,
@@ -34,7 +31,10 @@ from ml.sweep.backends._azure_job import (
 )
 from ml.sweep.backends._cloud_staging import stage_code
 from ml.sweep.backends.base import (
+    TAG_COST_ESTIMATE,
+    TAG_EXPERIMENT,
     TAG_GIT_COMMIT,
+    TAG_MAX_FAILED,
     TAG_MODEL_NAME,
     ProgressCallback,
     SweepBackend,

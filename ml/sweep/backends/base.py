@@ -61,6 +61,9 @@ TAG_TRIAL_STATE = "ml.trial.state"
 TAG_GIT_COMMIT = "ml.git.commit"
 TAG_SWEEP_ROLE = "ml.sweep.role"  # "parent" on the sweep's run, "trial" on each trial's run
 TAG_MODEL_NAME = "ml.sweep.model_name"
+TAG_EXPERIMENT = "ml.sweep.experiment"
+TAG_COST_ESTIMATE = "ml.cost.worst_case"
+TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 
 
 class TrialState(StrEnum):
@@ -286,3 +289,19 @@ def git_commit(directory: Path) -> str | None:
     )
     commit = completed.stdout.strip()
     return commit if completed.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
+def job_lineage_tags(spec: SweepSpec, outputs: PlatformOutputs, name: str, *, backend: str) -> dict[str, str]:
+    """The lineage tags a cloud sweep job carries (read back by `ml sweep status|best`), in one order."""
+    tags = {
+        TAG_SWEEP_ID: name,
+        TAG_SWEEP_NAME: spec.name,
+        TAG_SWEEP_BACKEND: backend,
+        TAG_STACK: outputs.stack,
+        TAG_MODEL_NAME: spec.registered_model_name,
+        TAG_EXPERIMENT: spec.experiment_name,
+    }
+    commit = git_commit(spec.code_dir()) if spec.code_dir().exists() else None
+    if commit:
+        tags[TAG_GIT_COMMIT] = commit
+    return tags
