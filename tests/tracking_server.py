@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from ml.platform.process import free_port
@@ -52,6 +54,11 @@ class TrackingServer:
             time.sleep(0.2)
         return time.monotonic() - started
 
+    def ensure_started(self) -> None:
+        """Start the server again if an earlier test left it stopped (the module-scoped server is shared)."""
+        if self._process is None:
+            self.start()
+
     def stop(self) -> None:
         """Kill the server's whole process group (the outage): nothing answers on the port afterwards."""
         if self._process is None:
@@ -63,3 +70,15 @@ class TrackingServer:
 
     def close(self) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def running_server(sqlite_template: Path, home: Path) -> Iterator[TrackingServer]:
+    """A started server over a copy of the migrated SQLite template in ``home``, closed on exit."""
+    shutil.copy(sqlite_template, home / "mlflow.db")
+    tracking = TrackingServer(home / "mlflow.db", home / "artifacts")
+    tracking.start()
+    try:
+        yield tracking
+    finally:
+        tracking.close()

@@ -8,7 +8,6 @@ the outage held back. The target is the in-memory one (serving never touches MLf
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -27,26 +26,19 @@ from ml.deploy.spec import parse_spec
 from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
 from tests.deploy.memory_target import MemoryTarget
-from tests.tracking_server import TrackingServer
+from tests.tracking_server import TrackingServer, running_server
 
 
 @pytest.fixture(scope="module")
 def server(_mlflow_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
-    home = tmp_path_factory.mktemp("outage-home")
-    shutil.copy(_mlflow_sqlite_template, home / "mlflow.db")
-    tracking = TrackingServer(home / "mlflow.db", home / "artifacts")
-    tracking.start()
-    try:
+    with running_server(_mlflow_sqlite_template, tmp_path_factory.mktemp("outage-home")) as tracking:
         yield tracking
-    finally:
-        tracking.close()
 
 
 @pytest.fixture
 def outputs(server: TrackingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlatformOutputs:
     monkeypatch.setenv("ML_PLATFORM_HOME", str(tmp_path))
-    if not server._process:
-        server.start()
+    server.ensure_started()
     return default_local_outputs(tmp_path).model_copy(update={"tracking_uri": server.uri})
 
 

@@ -9,7 +9,6 @@ running.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,29 +24,22 @@ from ml.stack import default_local_outputs
 from ml.sweep.backends.base import TAG_SWEEP_ID, TAG_SWEEP_ROLE, TAG_TRIAL_NUMBER, SweepState, SweepStatus
 from ml.sweep.backends.local import LocalSweepBackend
 from ml.sweep.spec import parse_spec
-from tests.tracking_server import TrackingServer
+from tests.tracking_server import TrackingServer, running_server
 
 TRIALS = Path(__file__).parent / "trials"
 
 
 @pytest.fixture(scope="module")
 def server(_mlflow_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
-    home = tmp_path_factory.mktemp("sweep-outage")
-    shutil.copy(_mlflow_sqlite_template, home / "mlflow.db")
-    tracking = TrackingServer(home / "mlflow.db", home / "artifacts")
-    tracking.start()
-    try:
+    with running_server(_mlflow_sqlite_template, tmp_path_factory.mktemp("sweep-outage")) as tracking:
         yield tracking
-    finally:
-        tracking.close()
 
 
 @pytest.fixture
 def outputs(server: TrackingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PlatformOutputs:
     monkeypatch.setenv("ML_PLATFORM_HOME", str(tmp_path))
     monkeypatch.setenv("ML_SWEEP_WARM_START", "0")
-    if server._process is None:
-        server.start()
+    server.ensure_started()
     return default_local_outputs(tmp_path).model_copy(update={"tracking_uri": server.uri})
 
 
