@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ml.contract.errors import UserError
@@ -125,11 +126,17 @@ class OutageWatch:
             f"({TRACKING_WAIT_ENV})"
         )
 
-    def drain(self) -> str | None:
-        """Before the sweep ends: wait (bounded, like `check`) until every held write has reached MLflow."""
+    def drain(self, on_note: Callable[[str], None] | None = None) -> str | None:
+        """Before the sweep ends: wait (bounded, like `check`) until every held write has reached MLflow.
+
+        ``on_note`` gets the progress note while it waits: the last trials may end before the loop
+        ever said the server was away, and a silent wait of up to the whole bound reads as a hang.
+        """
         note = None
         while True:
             held, note = self.check()
             if not held:
                 return note
+            if note and on_note is not None:
+                on_note(note)
             time.sleep(PROBE_SECONDS / 4)

@@ -220,7 +220,8 @@ class _LocalSweep:
         )
         status = self._status()
         self.recorder.finish(status, artifacts=[plot])
-        self.outage.drain()  # the end of the sweep reaches MLflow, or the bounded wait says why not
+        progress = self.on_progress  # the end of the sweep reaches MLflow, or the bounded wait says why not
+        self.outage.drain(None if progress is None else lambda note: progress(replace(status, message=note)))
         if self.on_progress is not None:
             self.on_progress(status)
         return SweepRun(
