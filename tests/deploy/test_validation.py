@@ -31,13 +31,7 @@ from tests.deploy.memory_target import MemoryTarget
 from tests.model import fixtures
 from tests.model.helpers import HOLDOUT, Split, register_plain
 
-home = fixtures.home
-outputs = fixtures.outputs
-client = fixtures.client
-data = fixtures.data
-holdout = fixtures.holdout
-good_model = fixtures.good_model
-worse_model = fixtures.worse_model
+fixtures.bind(globals())
 
 
 def run_json_text(client: Any, uri: str) -> str:

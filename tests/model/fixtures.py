@@ -75,3 +75,16 @@ def good_model(data: Split) -> Any:
 @pytest.fixture(scope="module")
 def worse_model(data: Split) -> Any:
     return fit(data, flip=0.35)
+
+
+def bind(namespace: dict[str, Any]) -> None:
+    """Make these fixtures visible to pytest in a conftest or test module: ``bind(globals())``."""
+    namespace.update(
+        home=home,
+        outputs=outputs,
+        client=client,
+        data=data,
+        holdout=holdout,
+        good_model=good_model,
+        worse_model=worse_model,
+    )
