@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,15 +16,15 @@ import pytest
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-from ml.deploy.audit import AuditTrail, read_records
-from ml.deploy.engine import RolloutEngine, split_traffic
+from ml.deploy.audit import read_records
+from ml.deploy.engine import split_traffic
 from ml.deploy.gates import evaluate
 from ml.deploy.journal import Journal
-from ml.deploy.registry import Registry
-from ml.deploy.spec import Gates, RolloutSpec, parse_spec
+from ml.deploy.spec import Gates
 from ml.deploy.target import DeploymentMetrics, NativeRolloutResult
 from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
+from tests.deploy.helpers import RolloutWorld
 from tests.deploy.memory_target import Behaviour, Crash, MemoryTarget
 
 BAD_ERRORS = DeploymentMetrics(200, 40, 20.0, 30.0)
@@ -51,42 +50,19 @@ def client(outputs: PlatformOutputs):  # type: ignore[no-untyped-def]
     return use_tracking(outputs)
 
 
-class World:
+class World(RolloutWorld):
     """One endpoint (memory target), one registered model, one engine factory."""
 
+    target: MemoryTarget
+
     def __init__(self, outputs: PlatformOutputs, client, journal_dir: Path) -> None:  # type: ignore[no-untyped-def]
-        self.outputs = outputs
-        self.client = client
-        self.registry = Registry(client)
-        self.audit = AuditTrail(outputs, client)
-        self.journal_dir = journal_dir
-        self.target = MemoryTarget(outputs)
-        self.model = f"m-{uuid.uuid4().hex[:8]}"
-        client.create_registered_model(self.model)
-        self.events: list = []
+        super().__init__(outputs, client, journal_dir, MemoryTarget(outputs))
 
-    def version(self, behaviour: Behaviour | None = None) -> str:
-        version = str(self.client.create_model_version(self.model, source="file:///tmp/model").version)
-        if behaviour is not None:
-            self.target.behaviour[version] = behaviour
-        self.client.set_registered_model_alias(self.model, "challenger", version)
-        return version
-
-    def engine(self) -> RolloutEngine:
-        return RolloutEngine(
-            self.outputs, self.target, registry=self.registry, audit=self.audit, journal_dir=self.journal_dir,
-            on_event=self.events.append, poll_interval=0.01, drain_seconds=0.0,
-        )  # fmt: skip
-
-    def spec(self, strategy: str, gates: str = "{min_requests: 10, max_wait: 0.2}", bake: str = "0") -> RolloutSpec:
-        text = f"model: models:/{self.model}@challenger\nstrategy: {strategy}\nbake_time: {bake}\ngates: {gates}\n"
-        return parse_spec(text)
+    def configure(self, version: str, how: Behaviour) -> None:
+        self.target.behaviour[version] = how
 
     def champion(self) -> str | None:
         return self.registry.alias_version(self.model, "champion")
-
-    def tags(self, version: str) -> dict[str, str]:
-        return dict(self.client.get_model_version(self.model, version).tags)
 
     def serve_first(self) -> str:
         version = self.version()

@@ -7,7 +7,6 @@ it: the exact traffic maps, the audit records with their evidence, the aliases a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,15 +15,13 @@ import pytest
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.deploy.ab_rollout import refusals
-from ml.deploy.audit import AuditTrail, read_records
+from ml.deploy.audit import read_records
 from ml.deploy.decide import ColourWindow
-from ml.deploy.engine import RolloutEngine
 from ml.deploy.journal import Journal
-from ml.deploy.registry import Registry
-from ml.deploy.spec import RolloutSpec, parse_spec
 from ml.deploy.target import DeploymentMetrics
 from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
+from tests.deploy.helpers import RolloutWorld
 from tests.deploy.memory_target import MemoryTarget
 
 UNREACHABLE = ColourWindow(requests=0, errors=0, error="cannot reach Prometheus at http://127.0.0.1:9")
@@ -65,33 +62,14 @@ def client(outputs: PlatformOutputs):  # type: ignore[no-untyped-def]
     return use_tracking(outputs)
 
 
-class World:
+class World(RolloutWorld):
+    target: StatsTarget
+
     def __init__(self, outputs: PlatformOutputs, client, journal_dir: Path) -> None:  # type: ignore[no-untyped-def]
-        self.outputs, self.client, self.journal_dir = outputs, client, journal_dir
-        self.registry = Registry(client)
-        self.audit = AuditTrail(outputs, client)
-        self.target = StatsTarget(outputs)
-        self.model = f"m-{uuid.uuid4().hex[:8]}"
-        client.create_registered_model(self.model)
-        self.events: list = []
+        super().__init__(outputs, client, journal_dir, StatsTarget(outputs))
 
-    def version(self, window: ColourWindow | None = None) -> str:
-        version = str(self.client.create_model_version(self.model, source="file:///tmp/model").version)
-        if window is not None:
-            self.target.windows[version] = window
-        self.client.set_registered_model_alias(self.model, "challenger", version)
-        return version
-
-    def engine(self) -> RolloutEngine:
-        return RolloutEngine(
-            self.outputs, self.target, registry=self.registry, audit=self.audit, journal_dir=self.journal_dir,
-            on_event=self.events.append, poll_interval=0.01, drain_seconds=0.0,
-        )  # fmt: skip
-
-    def spec(self, strategy: str, gates: str) -> RolloutSpec:
-        return parse_spec(
-            f"model: models:/{self.model}@challenger\nstrategy: {strategy}\nbake_time: 0\ngates: {gates}\n"
-        )
+    def configure(self, version: str, how: ColourWindow) -> None:
+        self.target.windows[version] = how
 
     def serve_first(self) -> str:
         version = self.version()
@@ -102,9 +80,6 @@ class World:
 
     def records(self, rollout_id: str) -> list[dict]:
         return [r for r in read_records(self.audit.path) if r["rollout_id"] == rollout_id]
-
-    def tags(self, version: str) -> dict[str, str]:
-        return dict(self.client.get_model_version(self.model, version).tags)
 
 
 @pytest.fixture
