@@ -74,35 +74,16 @@ def created_by_ml(outputs: PlatformOutputs) -> list[Leftover]:
     if outputs.endpoint is None:
         return items
     endpoint = outputs.endpoint.name
-    for config in _pages(sagemaker, "list_endpoint_configs", "EndpointConfigs"):
-        name = config["EndpointConfigName"]
-        if _tags(sagemaker, config["EndpointConfigArn"]).get(TAG_ENDPOINT) == endpoint:
-            items.append(
-                Leftover(
-                    "aws",
-                    "endpoint config",
-                    name,
-                    f"a rollout of {endpoint}",
-                    partial(
-                        _call,
-                        f"delete endpoint config '{name}'",
-                        sagemaker.delete_endpoint_config,
-                        EndpointConfigName=name,
-                    ),
-                )
-            )
-    for model in _pages(sagemaker, "list_models", "Models"):
-        name = model["ModelName"]
-        if _tags(sagemaker, model["ModelArn"]).get(TAG_ENDPOINT) == endpoint:
-            items.append(
-                Leftover(
-                    "aws",
-                    "model",
-                    name,
-                    f"a rollout of {endpoint}",
-                    partial(_call, f"delete model '{name}'", sagemaker.delete_model, ModelName=name),
-                )
-            )
+    for kind, (listing, key, field, delete) in {
+        "endpoint config": ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "delete_endpoint_config"),
+        "model": ("list_models", "Models", "ModelName", "delete_model"),
+    }.items():
+        for resource in _pages(sagemaker, listing, key):
+            name = resource[field]
+            arn = resource[field.removesuffix("Name") + "Arn"]
+            if _tags(sagemaker, arn).get(TAG_ENDPOINT) == endpoint:
+                action = partial(_call, f"delete {kind} '{name}'", getattr(sagemaker, delete), **{field: name})
+                items.append(Leftover("aws", kind, name, f"a rollout of {endpoint}", action))
     return items
 
 
