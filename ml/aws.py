@@ -18,6 +18,7 @@ CREDENTIALS_HELP = (
     "run `aws configure` / `aws sso login`, set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 )
 
+
 def client(service: str, region: str) -> Any:
     """A boto3 client for ``service`` in ``region`` with standard retries (at most 3 attempts)."""
     import boto3

@@ -17,4 +17,3 @@ class Section(BaseModel):
     """camelCase keys in YAML, snake_case in Python; unknown keys are typos and rejected."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-

@@ -65,9 +65,7 @@ def known_keys(loc: Sequence[Any]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def load_settings(
-    raw: Mapping[str, Any], *, source: str, secret_keys: Collection[str] = ()
-) -> StackSettings:
+def load_settings(raw: Mapping[str, Any], *, source: str, secret_keys: Collection[str] = ()) -> StackSettings:
     """Validate the `mlops:*` values of one stack (keys without the namespace prefix).
 
     ``secret_keys`` are the keys set with `--secret` (secure in the YAML): their values may hold secrets.

@@ -230,8 +230,7 @@ def validate_document(
     except ValidationError as exc:
         problems = list(document.problems)
         problems.extend(
-            describe(e, document.data, model=model, tag_choices=tag_choices, tag_nouns=tag_nouns)
-            for e in exc.errors()
+            describe(e, document.data, model=model, tag_choices=tag_choices, tag_nouns=tag_nouns) for e in exc.errors()
         )
         raise document.error(problems) from None
     if document.problems:

@@ -36,6 +36,7 @@ LATENCY_METRICS = ("RequestLatency_P95", "RequestLatency_P99")
 ERROR_CLASSES = frozenset({"5xx"})
 ERROR_CODES = frozenset({"408", "424"})
 
+
 def _iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
