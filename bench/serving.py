@@ -190,6 +190,7 @@ def main() -> None:
         summary = summarize(load.results())
         results["full_blue_green"] = {
             "outcome": switch.outcome,
+            "reason": switch.message.split(": ", 1)[-1][:160],
             "requests": summary["requests"],
             "failed": summary["failed"],
             "by_deployment": summary["by_deployment"],
