@@ -62,19 +62,26 @@ class Journal:
         return self.data
 
     def begin(self, data: dict[str, Any]) -> None:
-        """Create the journal exclusively (the endpoint's lock); a `UserError` if another rollout holds it."""
+        """Create the journal exclusively (the endpoint's lock); a `UserError` if another rollout holds it.
+
+        The content is written to a private file first and then hard-linked into place: the link is
+        both the exclusive lock and an atomic publish, so a reader never sees an empty journal.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         payload = {"pid": os.getpid(), "host": socket.gethostname(), "updated_at": time.time(), **data}
+        draft = self.path.with_suffix(f".{os.getpid()}.new")
+        with draft.open("w") as handle:
+            json.dump(payload, handle, indent=2, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(draft, self.path)
         except FileExistsError:
             raise UserError(
                 f"another rollout on this endpoint holds {self.path}; wait for it or run `ml deploy recover`"
             ) from None
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())
+        finally:
+            draft.unlink(missing_ok=True)
         self.data = payload
 
     def update(self, **fields: Any) -> None:

@@ -41,7 +41,9 @@ from ml.tracking import use_tracking
 MODEL = "fault-demo"
 FAULT_MODEL = Path(__file__).with_name("fault_model.py")
 PAYLOAD = {"inputs": [[1.0, 2.0], [3.0, 4.0]]}
-FAST_GATES = "{max_error_rate: 0.02, max_p95_latency_ms: 150, min_requests: 15, max_wait: 20s}"
+# p95 gate well above a healthy colour on 2 busy cores (spikes to ~300 ms seen in CI while the other
+# worker runs sweeps) and well below the slow model (600 ms a request).
+FAST_GATES = "{max_error_rate: 0.02, max_p95_latency_ms: 400, min_requests: 15, max_wait: 20s}"
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -200,7 +202,7 @@ def test_erroring_model_is_rolled_back_and_blue_keeps_serving(platform: Platform
 
 def test_slow_model_is_rolled_back_on_latency(platform: Platform) -> None:
     old_colour, champion = _live(platform), platform.champion()
-    platform.register("slow", delay_ms=300)
+    platform.register("slow", delay_ms=600)
     with platform.load() as load:
         result = platform.run("{type: canary, steps: [25, 100]}")
     assert result.outcome == "rolled_back"
@@ -254,14 +256,16 @@ def test_ml_killed_mid_rollout_then_run_again_converges(platform: Platform, tmp_
     with platform.load() as load:
         first = _ml(platform.layout.home, "deploy", str(spec), "--stack", "local")
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            data = json.loads(journal.read_text()) if journal.exists() else {}
-            if data.get("phase") == "shifting" and len(platform.traffic()["weights"]) == 2:
-                break  # journaled and served by the proxy (its reload takes ~0.1-0.7 s after the journal)
-            assert first.poll() is None, first.communicate()[0]
-            time.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        first.communicate()
+        try:
+            while time.monotonic() < deadline:
+                data = json.loads(journal.read_text()) if journal.exists() else {}
+                if data.get("phase") == "shifting" and len(platform.traffic()["weights"]) == 2:
+                    break  # journaled and served by the proxy (its reload takes ~0.1-0.7 s after the journal)
+                assert first.poll() is None, first.communicate()[0]
+                time.sleep(0.05)
+        finally:  # killed on a failure too, so the rollout cannot hold the endpoint for the next tests
+            first.send_signal(signal.SIGKILL)
+            first.communicate()
         split = platform.traffic()["weights"]
         assert split.get(old_colour) == 70 and len(split) == 2, split  # killed with traffic really split
         again = _ml(platform.layout.home, "deploy", str(spec), "--stack", "local")

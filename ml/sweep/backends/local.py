@@ -221,7 +221,9 @@ class _LocalSweep:
         status = self._status()
         self.recorder.finish(status, artifacts=[plot])
         progress = self.on_progress  # the end of the sweep reaches MLflow, or the bounded wait says why not
-        self.outage.drain(None if progress is None else lambda note: progress(replace(status, message=note)))
+        back = self.outage.drain(None if progress is None else lambda note: progress(replace(status, message=note)))
+        if back is not None and progress is not None:  # the server returned during the final wait: say so
+            progress(replace(status, message=back))
         if self.on_progress is not None:
             self.on_progress(status)
         return SweepRun(
