@@ -17,12 +17,7 @@ from typing import Any
 import pytest
 
 from ml.contract import (
-    ArtifactStoreRef,
     AutoscaleProfile,
-    BudgetRef,
-    EndpointRef,
-    PlatformOutputs,
-    TrainingProfile,
 )
 from ml.contract import azure as contract_azure
 from ml.contract.errors import UserError
@@ -35,7 +30,7 @@ from ml.deploy.targets import azure_monitor
 from ml.deploy.targets.azure import AzureTarget
 from tests.fakes import azure_client
 from tests.fakes.arm import FakeArm, FakeResponse, RecordedRequest, arm_error
-from tests.fakes.azure_client import connection_for, workspace_ref
+from tests.fakes.azure_client import azure_outputs, connection_for
 from tests.fakes.azure_monitor import Serving
 
 fake_arm = azure_client.fake_arm  # pytest fixtures used by this module
@@ -52,26 +47,6 @@ AUTOSCALE = AutoscaleProfile(
 )
 BAD = Serving(status_codes={200: 0.8, 503: 0.1, 424: 0.1})
 GATES = "{max_error_rate: 0.05, min_requests: 10, max_wait: 0.5}"
-
-
-def azure_outputs(arm: FakeArm | None, *, endpoint: str = ENDPOINT) -> PlatformOutputs:
-    """A dev-like Azure stack whose workspace is the fake's (no ``azure`` section when ``arm`` is None)."""
-    return PlatformOutputs(
-        stack="dev",
-        environment="dev",
-        cloud="azure",
-        region="westeurope",
-        tracking_uri="azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/s/resourceGroups/r/workspaces/w",
-        training=TrainingProfile(name="gpu", instance_type="Standard_NC4as_T4_v3", min_nodes=0, max_nodes=2, spot=True),
-        artifacts=ArtifactStoreRef(
-            name="st", uri="https://st.blob.core.windows.net/a", temp_prefix="tmp", checkpoint_prefix="ckpt"
-        ),
-        budget=BudgetRef(name="budget-dev", monthly_amount=500, currency="USD", thresholds_percent=[80, 100]),
-        endpoint=EndpointRef(
-            name=endpoint, instance_type="Standard_DS3_v2", instance_count=2, auth_mode="key", autoscale=AUTOSCALE
-        ),
-        azure=workspace_ref(arm) if arm is not None else None,
-    )  # fmt: skip
 
 
 class World:
@@ -94,7 +69,7 @@ class World:
                 "properties": {"authMode": "Key", "traffic": {}, "properties": {}},
             },
         )
-        self.outputs = azure_outputs(arm)
+        self.outputs = azure_outputs(arm, endpoint=ENDPOINT, autoscale=AUTOSCALE)
         self.target = AzureTarget(
             self.outputs, ENDPOINT, connection=connection_for(arm), poll_seconds=0.02, refresh_seconds=0
         )
@@ -318,13 +293,14 @@ def test_missing_azure_section_endpoint_or_credential_is_one_clear_error(
     fake_arm: FakeArm, fake_arm_env: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(UserError) as caught:
-        target_for(azure_outputs(None))
+        target_for(azure_outputs(None, endpoint=ENDPOINT, autoscale=AUTOSCALE))
     message = str(caught.value)
     assert message.startswith("stack 'dev' (cloud 'azure') exports no 'azure' section")
     assert "the Azure rollout target (`ml deploy`) needs an Azure ML stack" in message
 
+    outputs = azure_outputs(fake_arm, endpoint=ENDPOINT, autoscale=AUTOSCALE)
     with pytest.raises(UserError) as caught:
-        AzureTarget(azure_outputs(fake_arm), "no-such-ep", connection=connection_for(fake_arm))
+        AzureTarget(outputs, "no-such-ep", connection=connection_for(fake_arm))
     assert str(caught.value) == (
         "online endpoint 'no-such-ep' does not exist in workspace 'mlw-test' (resource group 'rg-mlops-test') of "
         "stack 'dev'; create it with `pulumi up` (mlops:endpoint in the stack config) or fix `endpoint:` in the "
@@ -337,7 +313,7 @@ def test_missing_azure_section_endpoint_or_credential_is_one_clear_error(
         fake_arm_env.delenv(name, raising=False)
     fake_arm_env.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
     with pytest.raises(UserError) as caught:
-        target_for(azure_outputs(fake_arm))
+        target_for(azure_outputs(fake_arm, endpoint=ENDPOINT, autoscale=AUTOSCALE))
     message = str(caught.value)
     assert message.startswith(f"cannot read online endpoint '{ENDPOINT}': no usable Azure credential")
     assert "az login" in message and "Traceback" not in message

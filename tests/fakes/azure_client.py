@@ -28,7 +28,15 @@ import pytest
 
 from ml import azure as ml_azure
 from ml.azure import AzureConnection
-from ml.contract import AzureWorkspaceRef
+from ml.contract import (
+    ArtifactStoreRef,
+    AutoscaleProfile,
+    AzureWorkspaceRef,
+    BudgetRef,
+    EndpointRef,
+    PlatformOutputs,
+    TrainingProfile,
+)
 from tests.fakes.arm import FakeArm
 
 if TYPE_CHECKING:
@@ -103,3 +111,23 @@ def fake_arm(fake_arm_env: pytest.MonkeyPatch) -> Iterator[FakeArm]:
 def ml_client(fake_arm: FakeArm) -> MLClient:
     """A real MLClient bound to the fake's workspace."""
     return ml_client_for(fake_arm)
+
+
+def azure_outputs(arm: FakeArm | None, *, endpoint: str, autoscale: AutoscaleProfile) -> PlatformOutputs:
+    """A dev-like Azure stack whose workspace is the fake's (no ``azure`` section when ``arm`` is None)."""
+    return PlatformOutputs(
+        stack="dev",
+        environment="dev",
+        cloud="azure",
+        region="westeurope",
+        tracking_uri="azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/s/resourceGroups/r/workspaces/w",
+        training=TrainingProfile(name="gpu", instance_type="Standard_NC4as_T4_v3", min_nodes=0, max_nodes=2, spot=True),
+        artifacts=ArtifactStoreRef(
+            name="st", uri="https://st.blob.core.windows.net/a", temp_prefix="tmp", checkpoint_prefix="ckpt"
+        ),
+        budget=BudgetRef(name="budget-dev", monthly_amount=500, currency="USD", thresholds_percent=[80, 100]),
+        endpoint=EndpointRef(
+            name=endpoint, instance_type="Standard_DS3_v2", instance_count=2, auth_mode="key", autoscale=autoscale
+        ),
+        azure=workspace_ref(arm) if arm is not None else None,
+    )  # fmt: skip

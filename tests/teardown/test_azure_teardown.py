@@ -7,12 +7,8 @@ from pathlib import Path
 import pytest
 
 from ml.contract import (
-    ArtifactStoreRef,
     AutoscaleProfile,
-    BudgetRef,
-    EndpointRef,
     PlatformOutputs,
-    TrainingProfile,
 )
 from ml.deploy.audit import audit_path, read_records
 from ml.plan.needs import AzureNeeds
@@ -21,7 +17,7 @@ from ml.teardown.cli import delete_all
 from tests.fakes import azure_client
 from tests.fakes.arm import FakeArm
 from tests.fakes.arm_capacity import seed_deleted_vault, seed_soft_deleted_workspace
-from tests.fakes.azure_client import connection_for, workspace_ref
+from tests.fakes.azure_client import azure_outputs, connection_for
 
 fake_arm = azure_client.fake_arm  # pytest fixtures used by this module
 fake_arm_env = azure_client.fake_arm_env
@@ -38,20 +34,7 @@ AUTOSCALE = AutoscaleProfile(
 
 
 def outputs_for(arm: FakeArm) -> PlatformOutputs:
-    return PlatformOutputs(
-        stack="dev",
-        environment="dev",
-        cloud="azure",
-        region=arm.location,
-        tracking_uri="azureml://x",
-        training=TrainingProfile(name="gpu", instance_type="Standard_NC4as_T4_v3", min_nodes=0, max_nodes=2, spot=True),
-        artifacts=ArtifactStoreRef(name="st", uri="https://st/a", temp_prefix="tmp", checkpoint_prefix="ckpt"),
-        budget=BudgetRef(name="b", monthly_amount=500, currency="USD", thresholds_percent=[80]),
-        endpoint=EndpointRef(
-            name=ENDPOINT, instance_type="Standard_DS3_v2", instance_count=1, auth_mode="key", autoscale=AUTOSCALE
-        ),
-        azure=workspace_ref(arm),
-    )
+    return azure_outputs(arm, endpoint=ENDPOINT, autoscale=AUTOSCALE)
 
 
 def autoscale_path(arm: FakeArm, name: str) -> str:
