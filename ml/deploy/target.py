@@ -33,7 +33,9 @@ Contract for a target module ``ml/deploy/targets/<name>.py`` (local, azure, sage
 - A/B experiments: ``assignments`` says how users can be split (``random`` per request is the
   weighted split every target has; ``cookie``/``header`` pin a user to one arm), `set_assignment`
   applies a split, ``request_log`` + `read_assignments` name the deployment that served each request
-  id (so fed-back business outcomes can be attributed). ``engine_steps = False`` says the platform
+  id (so fed-back business outcomes can be attributed); ``max_arms`` says how many deployments can
+  serve side by side (an A/B test's extra ``challengers`` are deployments named beside the new
+  colour, see `ml.deploy.ab_rollout.arm_names`). ``engine_steps = False`` says the platform
   runs every rollout natively, so the engine judges no step: no relative gate, no A/B test.
   `ml.deploy.ab_rollout.refusals` checks all of these before a rollout starts;
 - a target that runs a whole rollout natively (SageMaker's blue/green deployment config with
@@ -171,6 +173,9 @@ class DeploymentTarget(ABC):
     assignments: ClassVar[frozenset[str]] = frozenset({"random"})
     request_log: ClassVar[bool] = False
     engine_steps: ClassVar[bool] = True
+    max_arms: ClassVar[int] = 2
+    """Deployments the endpoint can serve side by side in an A/B test (its traffic map's capacity)."""
+    max_arms_reason: ClassVar[str] = "a rollout on it alternates two colours"
 
     def __init__(self, outputs: PlatformOutputs, endpoint: str) -> None:
         self.outputs = outputs

@@ -93,6 +93,7 @@ class AzureTarget(DeploymentTarget):
 
     kind = "azure"
     supports_mirror = True
+    max_arms = 10  # an endpoint's traffic map names any of its deployments (Azure allows 20 per endpoint)
 
     def __init__(
         self,

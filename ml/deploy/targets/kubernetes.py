@@ -81,6 +81,10 @@ class KubernetesTarget(DeploymentTarget):
     kind = "kubernetes"
     supports_mirror = False
     latency_evidence = "histogram"  # the gateway's request-time buckets via Prometheus (`_prometheus`)
+    max_arms_reason = (  # an HTTPRoute holds N backendRefs, but only the stack's colours have a Deployment
+        "the stack declares exactly two colours (a Deployment and Service each) and an arm beyond them would "
+        "have no Deployment for this target to patch; declare more colours in the stack first"
+    )
 
     def __init__(
         self,

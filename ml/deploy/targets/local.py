@@ -36,6 +36,7 @@ class LocalTarget(DeploymentTarget):
     latency_evidence = "histogram"  # Traefik's per-service request-duration buckets, fine from 2 to 50 ms
     assignments = frozenset({"random", "cookie"})  # a weighted service pins users by cookie, not by header
     request_log = True  # Traefik's JSON access log names the deployment of every X-Request-Id
+    max_arms = 10  # a Traefik weighted service holds any number of services (the spec caps an A/B test at 10)
 
     def __init__(self, outputs: PlatformOutputs, endpoint: str, *, layout: Layout | None = None) -> None:
         super().__init__(outputs, endpoint)
