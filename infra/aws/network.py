@@ -4,7 +4,9 @@ Why a component: a private stack runs training jobs, models and the Studio domai
 subnets (`mlops:trainingCluster.subnetIds`, passed to every job and model through the contract), and
 those subnets have no route to the internet. SageMaker, ECR and S3 are then reached through VPC
 endpoints: a gateway endpoint for S3 on the subnets' route tables (free), interface endpoints with
-private DNS for the SageMaker API and runtime and ECR (api for auth and manifests, dkr for layers),
+private DNS for the SageMaker API and runtime, ECR (api for auth and manifests, dkr for layers),
+CloudWatch Logs (a training job or endpoint container writes its stdout there; without the endpoint
+the job cannot log and fails) and STS (the SDKs in a container assume roles and fetch credentials),
 in the same subnets and security group. One component keeps that private path readable in one place.
 """
 
@@ -18,8 +20,9 @@ from pulumi_aws import ec2
 from infra.common import child_options
 
 GATEWAY_SERVICES = ("s3",)
-INTERFACE_SERVICES = ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr")
-"""The services a private SageMaker stack needs: artifacts (S3), jobs and endpoints, serving images."""
+INTERFACE_SERVICES = ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "sts")
+"""The services a private SageMaker stack needs: artifacts (S3), jobs and endpoints, serving images,
+their logs (CloudWatch Logs) and role credentials (STS)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class VpcEndpointsArgs:
 
 
 class VpcEndpoints(pulumi.ComponentResource):
-    """One gateway endpoint (S3) and four interface endpoints (SageMaker API/runtime, ECR api/dkr)."""
+    """One gateway endpoint (S3) and six interface endpoints (SageMaker API/runtime, ECR api/dkr, Logs, STS)."""
 
     endpoint_ids: dict[str, pulumi.Output[str]]
 

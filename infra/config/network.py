@@ -10,7 +10,8 @@ reader sees in one place what each switch turns on:
 - `privateEndpoints` (both): Azure: private endpoints (and private DNS zones) for the storage
   account's blob service, the key vault and the container registry in a VNet the stack owns
   (`addressSpace`, `privateEndpointSubnet`); AWS: VPC endpoints for S3 (gateway, on
-  `routeTableIds`), the SageMaker API and runtime and ECR (api, dkr) in the stack's private subnets;
+  `routeTableIds`), the SageMaker API and runtime, ECR (api, dkr), CloudWatch Logs and STS in the
+  stack's private subnets;
 - training nodes never get public IPs on a private stack (`nodePublicIp`).
 
 Each derived switch can be set explicitly; the checks that need the stack's cloud (a VPC id, the

@@ -69,7 +69,7 @@ def test_aws_interface_endpoints_per_az_plus_data_and_the_s3_gateway_is_free(pla
     interface = [
         r for r in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs["vpcEndpointType"] == "Interface"
     ]
-    assert len(interface) == 4
+    assert len(interface) == 6  # SageMaker API/runtime, ECR api/dkr, CloudWatch Logs, STS
     for resource in interface:
         zones = len(resource.inputs["subnetIds"])
         assert zones == 2

@@ -83,7 +83,7 @@ def test_prod_aws_has_vpc_endpoints_in_its_private_subnets(plans: dict[str, Offl
     }
     region = "com.amazonaws.eu-west-1"
     assert sorted(endpoints) == sorted(
-        f"{region}.{s}" for s in ("s3", "sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr")
+        f"{region}.{s}" for s in ("s3", "sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "sts")
     )
     s3 = endpoints[f"{region}.s3"]
     assert (s3["vpcEndpointType"], s3["routeTableIds"], s3["vpcId"]) == (
@@ -91,13 +91,21 @@ def test_prod_aws_has_vpc_endpoints_in_its_private_subnets(plans: dict[str, Offl
         ["rtb-0e1f2a3b4c5d60722"],
         "vpc-0d1e2f3a4b5c60721",
     )
-    for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr"):
+    # logs: training jobs and endpoints in subnets without NAT write their container logs through it;
+    # sts: the SDKs in those containers fetch role credentials through it.
+    for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "sts"):
         inputs = endpoints[f"{region}.{service}"]
         assert inputs["vpcEndpointType"] == "Interface"
         assert inputs["privateDnsEnabled"] is True
         assert inputs["subnetIds"] == ["subnet-0a1b2c3d4e5f60718", "subnet-0b1c2d3e4f5a60719"]
         assert inputs["securityGroupIds"] == ["sg-0c1d2e3f4a5b60720"]
     assert plans["dev-aws"].of_type("aws:ec2/vpcEndpoint:VpcEndpoint") == []
+
+
+def test_aws_vpc_endpoints_follow_the_isolation_switch_not_the_stack_name() -> None:
+    """The prod YAML with isolation switched off declares no endpoint at all, Logs and STS included."""
+    config = with_changes(stack_config("prod-aws"), {"network.privateEndpoints": False})
+    assert run_offline(config).of_type("aws:ec2/vpcEndpoint:VpcEndpoint") == []
 
 
 def test_aws_jobs_and_models_run_in_the_private_subnets(plans: dict[str, OfflinePlan]) -> None:
@@ -125,8 +133,8 @@ def test_plan_summarises_isolation(plans: dict[str, OfflinePlan]) -> None:
     assert "training jobs: in subnets subnet-0a1b2c3d4e5f60718, subnet-0b1c2d3e4f5a60719" in aws
     assert "Studio domain: VpcOnly" in aws
     assert (
-        "VPC endpoints: ecr.api (Interface), ecr.dkr (Interface), s3 (Gateway), sagemaker.api (Interface), "
-        "sagemaker.runtime (Interface)"
+        "VPC endpoints: ecr.api (Interface), ecr.dkr (Interface), logs (Interface), s3 (Gateway), "
+        "sagemaker.api (Interface), sagemaker.runtime (Interface), sts (Interface)"
     ) in aws
     assert "training jobs: outside any VPC" in isolation_summary(plans["dev-aws"])
 
