@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ml.contract.cloud_facts import KNOWN_REGIONS, KNOWN_SIZES, closest_names
+from ml.contract.cloud_facts import KNOWN_NODE_SIZES, KNOWN_REGIONS, KNOWN_SIZES, closest_names
 
 if TYPE_CHECKING:
     from infra.config.stack import StackSettings
@@ -99,27 +99,38 @@ def _suggest(name: str, known: Collection[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-def size_and_region_problems(stack: StackSettings) -> list[str]:
-    """Instance sizes and the region must be ones the project knows for the stack's cloud."""
-    cloud = stack.cloud
+def _sizes(stack: StackSettings) -> list[tuple[str, str, frozenset[str]]]:
+    """Every size the stack uses: (key as in the YAML, size, the sizes the project knows for that key)."""
+    cloud, cluster = stack.cloud, stack.training_cluster
     known = KNOWN_SIZES[cloud]
+    sizes = [("trainingCluster.instanceType", cluster.instance_type, known)]
+    if cluster.cpu_cluster is not None:
+        sizes.append(("trainingCluster.cpuCluster.instanceType", cluster.cpu_cluster.instance_type, known))
+    sizes.append(("endpoint.instanceType", stack.endpoint.instance_type, known))
+    pool = stack.kubernetes.gpu_node_pool if stack.kubernetes is not None else None
+    if pool is not None:
+        sizes.append(("kubernetes.gpuNodePool.instanceType", pool.instance_type, KNOWN_NODE_SIZES[cloud]))
+    return sizes
+
+
+def size_and_region_problems(stack: StackSettings) -> list[str]:
+    """Instance sizes (training, endpoint, Kubernetes node pool) and the region must be ones the project
+    knows for the stack's cloud; `mlops:allowUnknownSizes` accepts a size the lists do not know yet."""
+    cloud = stack.cloud
     allowed = set(stack.allow_unknown_sizes)
-    sizes = [("trainingCluster.instanceType", stack.training_cluster.instance_type)]
-    if stack.training_cluster.cpu_cluster is not None:
-        sizes.append(("trainingCluster.cpuCluster.instanceType", stack.training_cluster.cpu_cluster.instance_type))
-    sizes.append(("endpoint.instanceType", stack.endpoint.instance_type))
+    sizes = _sizes(stack)
     problems = [
         f"mlops:{key} = {size!r} is not a size this project knows for cloud {cloud}{_suggest(size, known)} "
         f"(known: {', '.join(sorted(known))}); to use it anyway, list it in mlops:allowUnknownSizes "
         f"(it is then not priced by `ml plan`)"
-        for key, size in sizes
+        for key, size, known in sizes
         if size not in known and size not in allowed
     ]
-    used = {size for _, size in sizes}
+    unknown_used = {size for _, size, known in sizes if size not in known}
     problems += [
         f"mlops:allowUnknownSizes lists {size!r}, which the stack does not use or the project already knows; remove it"
         for size in stack.allow_unknown_sizes
-        if size not in used or size in known
+        if size not in unknown_used
     ]
     regions = KNOWN_REGIONS[cloud]
     if stack.location not in regions:

@@ -46,6 +46,16 @@ KNOWN_SIZES: dict[str, frozenset[str]] = {
 }
 """Cloud -> the VM sizes (Azure) / SageMaker instance types (AWS) the platform is sized and priced for."""
 
+KNOWN_NODE_SIZES: dict[str, frozenset[str]] = {
+    "azure": KNOWN_SIZES["azure"],
+    "aws": frozenset(
+        {"m5.large", "m5.xlarge", "g4dn.xlarge", "g4dn.2xlarge", "g5.xlarge", "g5.2xlarge", "g6.xlarge", "p3.2xlarge"}
+    ),
+}
+"""Cloud -> the node sizes of a `mlops:kubernetes.gpuNodePool`: AKS pools take the same Azure VM sizes,
+EKS node groups plain EC2 instance types (no ``ml.`` prefix); exactly the EC2 types the cost model
+prices (`ml.cost.hosting.known_ec2_types`, kept equal by a test)."""
+
 KNOWN_REGIONS: dict[str, frozenset[str]] = {
     "azure": frozenset(
         [

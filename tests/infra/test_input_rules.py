@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_settings
-from ml.contract.cloud_facts import KNOWN_SIZES
+from ml.contract.cloud_facts import KNOWN_NODE_SIZES, KNOWN_SIZES
 from ml.contract.errors import UserError
+from ml.cost.hosting import known_ec2_types
 from ml.cost.prices import known_instance_types
 from ml.plan.offline import PlannedResource, run_offline
 from tests.infra.helpers import PROJECT_DIR, stack_config, with_changes
+from tests.infra.kubernetes.k8s_helpers import eks_config, kubernetes_section
 
 
 def _message(stack: str, changes: dict[str, Any], *, secret_keys: tuple[str, ...] = ()) -> str:
@@ -84,6 +86,60 @@ def test_known_sizes_are_exactly_the_priced_ones() -> None:
     """One list per cloud: every size the config accepts has a price, and every priced size is accepted."""
     for cloud, sizes in KNOWN_SIZES.items():
         assert sizes == set(known_instance_types(cloud)), cloud  # type: ignore[arg-type]
+
+
+def _pool_size_message(config_name: str, size: str, allow: list[str] | None = None) -> str | None:
+    """Load a stack whose Kubernetes GPU pool uses ``size``; the error message, or None when it loads."""
+    base = eks_config() if config_name == "eks" else stack_config("dev-k8s")
+    section = kubernetes_section(base)
+    section["gpuNodePool"]["instanceType"] = size
+    changes: dict[str, Any] = {"kubernetes": section}
+    if allow is not None:
+        changes["allowUnknownSizes"] = allow
+    config = with_changes(base, changes)
+    try:
+        load_settings(config.namespace("mlops"), source=f"Pulumi.{config.stack}.yaml")
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("config_name", "size", "expected"),
+    [
+        (
+            "aks",
+            "Standard_NC4as_T4_v2",
+            "mlops:kubernetes.gpuNodePool.instanceType = 'Standard_NC4as_T4_v2' is not a size this project knows "
+            "for cloud azure; did you mean 'Standard_NC4as_T4_v3'",
+        ),
+        (
+            "eks",
+            "g5.4xlarge",
+            "mlops:kubernetes.gpuNodePool.instanceType = 'g5.4xlarge' is not a size this project knows for cloud "
+            "aws; did you mean 'g5.xlarge' or 'g5.2xlarge'",
+        ),
+    ],
+)
+def test_node_pool_sizes_are_checked_with_the_closest_name(config_name: str, size: str, expected: str) -> None:
+    message = _pool_size_message(config_name, size)
+    assert message is not None and expected in message
+    assert "to use it anyway, list it in mlops:allowUnknownSizes" in message
+
+
+@pytest.mark.parametrize(("config_name", "size"), [("aks", "Standard_NC4as_T4_v2"), ("eks", "g5.4xlarge")])
+def test_allow_unknown_sizes_accepts_a_node_pool_size(config_name: str, size: str) -> None:
+    assert _pool_size_message(config_name, size, allow=[size]) is None
+    # Listed but known (the committed pool's size): refused as a stale escape hatch.
+    known = "Standard_NC4as_T4_v3" if config_name == "aks" else "g5.xlarge"
+    stale = _pool_size_message(config_name, known, allow=[known])
+    assert stale is not None and f"mlops:allowUnknownSizes lists {known!r}" in stale
+
+
+def test_known_node_sizes_are_exactly_the_priced_ones() -> None:
+    """AKS pools: the Azure VM sizes; EKS node groups: the EC2 types the cost model prices."""
+    assert KNOWN_NODE_SIZES["azure"] == set(known_instance_types("azure"))
+    assert KNOWN_NODE_SIZES["aws"] == set(known_ec2_types())
 
 
 SECRETS: list[tuple[dict[str, Any], str]] = [
