@@ -10,15 +10,23 @@ champion is the rollback path -- previous traffic restored, challenger deleted -
 last look: per-arm counts, estimates, intervals, always-valid p-values) is tagged on both model
 versions and written to the audit log.
 
+More than two arms (``strategy.challengers``): each extra challenger is one more deployment named
+beside the new colour (``<colour>-arm<k>``, `arm_names`), journaled *before* it is created, so the
+endings -- and a recovery after a crash -- delete every arm that did not win. A winning extra arm
+becomes the journal's ``new`` (its model the one promoted) just before the commit; the endpoint then
+serves it under its arm name, which the next rollout treats like any serving deployment.
+
 What a target must offer is checked once, before anything is created (`refusals`), with one
 message per problem: a sticky assignment the target cannot do, an outcome it cannot measure,
-more arms than the engine runs, a relative latency gate on a target that has only percentiles.
+more arms than its traffic map holds (``DeploymentTarget.max_arms``), a relative latency gate on a
+target that has only percentiles.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from ml.contract.errors import UserError
@@ -30,12 +38,60 @@ from ml.deploy.events import RolloutLog, RolloutResult, StepFailedError, fmt_wei
 from ml.deploy.experiment import Experiment, FeedbackSource
 from ml.deploy.feedback import FeedbackStore, JoinedFeedback
 from ml.deploy.journal import Journal
-from ml.deploy.spec import BlueGreen, RolloutSpec
+from ml.deploy.registry import Registry
+from ml.deploy.spec import MODEL_URI, BlueGreen, RolloutSpec
 from ml.deploy.spec_decide import ABTest, StickyAssignment
 from ml.deploy.target import DeploymentTarget, ModelRef
 from ml.stack import local_home
 
-MAX_ENGINE_ARMS = 2
+
+def resolve_challengers(registry: Registry, spec: RolloutSpec, model: ModelRef) -> list[ModelRef]:
+    """The extra arms' versions (``strategy.challengers``), resolved once; a `UserError` before anything exists.
+
+    Why the same registered model only: the winner takes the spec's ``promote_alias`` on its model,
+    and an alias on another model would leave this model's champion serving nowhere.
+    """
+    strategy = spec.strategy
+    if not isinstance(strategy, ABTest) or not strategy.challengers:
+        return []
+    refs: list[ModelRef] = []
+    for uri in strategy.challengers:
+        match = MODEL_URI.match(uri)
+        assert match is not None  # the spec validated the pattern
+        if match.group("name") != model.name:
+            raise UserError(
+                f"strategy.challengers: {uri} is a version of '{match.group('name')}', but the experiment promotes "
+                f"alias '{spec.promote_alias}' of '{model.name}'; every arm must be a version of '{model.name}'"
+            )
+        refs.append(registry.resolve(model.name, alias=match.group("alias"), version=match.group("version")))
+    versions = [model.version, *(ref.version for ref in refs)]
+    if len(set(versions)) != len(versions):
+        raise UserError(
+            f"strategy.challengers: the arms resolve to versions {versions} of '{model.name}'; each arm must be a "
+            f"different version (the spec's model is the first challenger)"
+        )
+    return refs
+
+
+def arm_names(new: str, extra: list[ModelRef], *, serving: dict[str, str | None]) -> dict[str, ModelRef]:
+    """Deployment names of the extra arms: ``<new>-arm2``, ``<new>-arm3``, ... skipping any that serves now.
+
+    ``serving`` maps each live deployment to the model URI it serves; an arm serving the champion's own
+    version would compare the champion with itself, so that is refused.
+    """
+    for ref in extra:
+        if ref.uri in serving.values():
+            raise UserError(
+                f"strategy.challengers: {ref.uri} serves the endpoint now (it is the champion); list only new versions"
+            )
+    names: dict[str, ModelRef] = {}
+    k = 2
+    for ref in extra:
+        while f"{new}-arm{k}" in serving:
+            k += 1
+        names[f"{new}-arm{k}"] = ref
+        k += 1
+    return names
 
 
 def refusals(target: DeploymentTarget, spec: RolloutSpec) -> list[str]:
@@ -71,10 +127,10 @@ def refusals(target: DeploymentTarget, spec: RolloutSpec) -> list[str]:
 def _ab_refusals(target: DeploymentTarget, ab: ABTest) -> list[str]:
     problems: list[str] = []
     kind = target.kind
-    if ab.arms > MAX_ENGINE_ARMS:
+    if ab.arms > target.max_arms:
         problems.append(
-            f"strategy.challengers: this version's engine runs A/B tests on {MAX_ENGINE_ARMS} arms (the champion and "
-            f"the spec's model) because a rollout alternates two colours; drop 'challengers' (got {ab.arms} arms)"
+            f"strategy.challengers: the {kind} target serves at most {target.max_arms} deployments side by side "
+            f"({target.max_arms_reason}); got {ab.arms} arms (champion, model, {len(ab.challengers)} challengers)"
         )
     if isinstance(ab.assignment, StickyAssignment):
         how = "cookie" if ab.assignment.cookie else "header"
@@ -135,8 +191,10 @@ class ABRollout:
         self.timing: dict[str, Any] = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
 
     def run(self, spec: RolloutSpec, ab: ABTest, *, model: ModelRef, new: str, champion: str) -> RolloutResult:
-        shares = ab.shares()
-        weights = {champion: shares[0], new: shares[1]}
+        extra = {name: ModelRef(**ref) for name, ref in (self.journal.data.get("arms") or {}).items()}
+        self._create_arms(spec, extra)
+        arms = [champion, new, *extra]
+        weights = dict(zip(arms, ab.shares(), strict=True))
         sticky = ab.assignment if isinstance(ab.assignment, StickyAssignment) else None
         self.journal.update(phase=phases.SHIFTING, step=1, traffic=weights)
         self.target.set_assignment(weights, sticky)
@@ -163,51 +221,93 @@ class ABRollout:
             self.target, self.log.emit, lambda record: self.journal.update(experiment=record),
             feedback=feedback, **self.timing,
         )  # fmt: skip
-        decision = experiment.run(ab, arms=[champion, new], champion=champion, since=since)
-        self._evidence(decision, model=model, new=new, champion=champion)
-        if decision.winner == new:
+        decision = experiment.run(ab, arms=arms, champion=champion, since=since)
+        refs = {new: model, **extra}
+        self._evidence(decision, refs=refs, champion=champion)
+        winner = decision.winner
+        if winner is not None and winner in refs:
+            if winner != new:  # an extra arm won: it is the one the commit promotes; the colour goes with the rest
+                losers = {name: ref for name, ref in refs.items() if name != winner}
+                self.journal.update(
+                    new=winner, model=asdict(refs[winner]), arms={k: asdict(v) for k, v in losers.items()}
+                )
             self.journal.update(phase=phases.COMMITTED)
-            self.log.emit("commit", f"'{new}' won the A/B test: promoting it", outcome="pass", traffic={new: 100})
+            self.log.emit(
+                "commit", f"'{winner}' ({refs[winner].uri}) won the A/B test: promoting it", outcome="pass",
+                traffic={winner: 100},
+            )  # fmt: skip
             return self.endings.finalize()
         result = self.endings.roll_back(StepFailedError(f"A/B experiment kept the champion: {decision.reason}"))
         result.outcome = "unchanged"
+        removed = ", ".join(ref.uri for ref in refs.values())
         result.message = (
             f"A/B experiment kept the champion '{champion}' ({self.journal.data.get('from_model')}): "
-            f"{decision.reason}; {model.uri} was removed, no alias moved"
+            f"{decision.reason}; {removed} {'was' if len(refs) == 1 else 'were'} removed, no alias moved"
         )
         return result
 
-    def _evidence(self, decision: ExperimentDecision, *, model: ModelRef, new: str, champion: str) -> None:
+    def _create_arms(self, spec: RolloutSpec, extra: dict[str, ModelRef]) -> None:
+        """Create the extra arms (already in the journal) and wait until each is healthy; a failure rolls back all."""
+        if not extra:
+            return
+        data = self.journal.data
+        existing = {info.name for info in self.target.list_deployments()}
+        for name, ref in extra.items():
+            if name in existing:  # left by a run that crashed before journaling it: it serves nothing
+                self.target.delete_deployment(name)
+            self.log.emit("create", f"creating arm '{name}' serving {ref.uri}")
+            self.target.create_deployment(name, ref, str(data["instance_type"]), int(data["instance_count"]))
+        started = time.time()
+        for name in extra:
+            self.target.wait_healthy(name, spec.health_timeout)
+        self.log.emit(
+            "healthy", f"arms {', '.join(extra)} are healthy after {time.time() - started:.1f}s", outcome="pass"
+        )
+
+    def _evidence(self, decision: ExperimentDecision, *, refs: dict[str, ModelRef], champion: str) -> None:
+        """The decision in the audit log, and tagged on every arm's model version (the champion's too)."""
         data = self.journal.data
         rollout_id = str(data["id"])
         record = decision.as_dict()
-        won = "challenger" if decision.winner == new else "champion"
+        winner = decision.winner
+        won = "challenger" if winner is not None and winner != champion else "champion"
+        winner_uri = refs[winner].uri if winner in refs else data.get("from_model")
         self.audit.record(
             "ab.decision",
             rollout_id=rollout_id,
             endpoint=self.target.endpoint,
-            outcome="winner" if decision.winner else "keep_champion",
-            message=f"A/B decision: {won} wins -- {decision.reason}",
+            outcome="winner" if winner else "keep_champion",
+            message=f"A/B decision: {won} wins ({winner or champion}: {winner_uri}) -- {decision.reason}",
             from_=data.get("from_model"),
-            to=model.uri,
+            to=str(winner_uri),
             gates={"experiment": record},
         )
-        comparison = record["comparisons"][0] if record["comparisons"] else {}
+        comparisons = {c["arm"]: c for c in record["comparisons"]}
+        headline = comparisons.get(str(winner)) or (record["comparisons"][0] if record["comparisons"] else {})
         arms = {arm["arm"]: arm for arm in record["arms"]}
         common = {
             "ml.ab.rollout": rollout_id,
             "ml.ab.winner": won,
+            "ml.ab.winner_model": str(winner_uri),
+            "ml.ab.arms": str(len(record["arms"])),
             "ml.ab.reason": decision.reason[:4000],
-            "ml.ab.difference": str(comparison.get("difference")),
-            "ml.ab.interval": str(comparison.get("always_valid_interval")),
-            "ml.ab.p_value": str(comparison.get("always_valid_p")),
         }
-        versions = [(model.name, model.version, new, "challenger")]
+        versions = [(ref.name, ref.version, name, "challenger") for name, ref in refs.items()]
         champion_uri = str(data.get("from_model") or "")
         if champion_uri.startswith("models:/") and champion_uri.count("/") == 2:
             name, version = champion_uri.removeprefix("models:/").split("/")
             versions.append((name, version, champion, "champion"))
         for name, version, arm, role in versions:
             mine = arms.get(arm, {})
-            tags = {**common, "ml.ab.role": role, "ml.ab.n": str(mine.get("n")), "ml.ab.mean": str(mine.get("mean"))}
+            compared = comparisons.get(arm, headline)  # the champion carries the deciding comparison
+            tags = {
+                **common,
+                "ml.ab.role": role,
+                "ml.ab.arm": arm,
+                "ml.ab.n": str(mine.get("n")),
+                "ml.ab.mean": str(mine.get("mean")),
+                "ml.ab.difference": str(compared.get("difference")),
+                "ml.ab.interval": str(compared.get("always_valid_interval")),
+                "ml.ab.p_value": str(compared.get("always_valid_p")),
+            }
             self.audit.tag_model(rollout_id, self.target.endpoint, name, version, tags)

@@ -2,7 +2,9 @@
 
 Why apart from the step loop: both endings work from the journal alone -- the previous traffic map,
 the new colour, the model and the spec are read back from it, never from the engine's memory -- so
-a recovery in a later process (`RolloutEngine.recover`) can call them exactly as a live rollout does.
+a recovery in a later process (`RolloutEngine.recover`) can call them exactly as a live rollout does;
+an A/B test's extra arms are named in the journal (``arms``) before they exist, so both endings
+delete every arm that did not win, in this process or in a recovery.
 All the bookkeeping of an ending lives here: the registry's alias move, the model's tags, the audit
 records and run, and the journal's close.
 """
@@ -10,6 +12,7 @@ records and run, and the journal's close.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ml.contract.errors import UserError
 from ml.deploy import journal as phases
@@ -20,6 +23,11 @@ from ml.deploy.registry import Registry
 from ml.deploy.spec import RolloutSpec
 from ml.deploy.target import DeploymentTarget, ModelRef, Traffic
 from ml.tracking import tracking_reachable
+
+
+def arms_of(data: dict[str, Any]) -> list[str]:
+    """The extra A/B arms a journal names (`ml.deploy.ab_rollout`): deleted by both endings unless one won."""
+    return sorted(data.get("arms") or {})
 
 
 class Endings:
@@ -50,8 +58,9 @@ class Endings:
         model = ModelRef(**data["model"])
         emit = self.log.emit
         emit("rollback", f"rolling back: {failure.reason}", outcome="fail")
-        mirror = {k: v for k, v in previous.mirror.items() if k != new}
-        weights = {k: v for k, v in previous.weights.items() if k != new}
+        created = [new, *arms_of(data)]
+        mirror = {k: v for k, v in previous.mirror.items() if k not in created}
+        weights = {k: v for k, v in previous.weights.items() if k not in created}
         self.target.set_traffic(weights, mirror)
         restored = time.time()
         emit(
@@ -62,11 +71,13 @@ class Endings:
             mirror=mirror,
         )
         time.sleep(self.drain_seconds)
-        try:
-            self.target.delete_deployment(new)
-            emit("cleanup", f"deleted '{new}' ({model.uri})")
-        except Exception as exc:
-            emit("cleanup", f"could not delete '{new}': {exc}; delete it by hand", outcome="warning")
+        for name in created:
+            try:
+                self.target.delete_deployment(name)
+                served = model if name == new else ModelRef(**data["arms"][name])
+                emit("cleanup", f"deleted '{name}' ({served.uri})")
+            except Exception as exc:
+                emit("cleanup", f"could not delete '{name}': {exc}; delete it by hand", outcome="warning")
         message = (
             f"rollout of {model.uri} to endpoint '{self.target.endpoint}' rolled back: {failure.reason}. "
             f"Traffic is back on {fmt_weights(weights)}; no alias moved."
@@ -122,6 +133,10 @@ class Endings:
             if name != new:
                 self.target.delete_deployment(name)
                 self.log.emit("cleanup", f"deleted the previous deployment '{name}'")
+        for name in arms_of(data):  # an A/B test's arms that did not win
+            if name != new:
+                self.target.delete_deployment(name)
+                self.log.emit("cleanup", f"deleted the losing arm '{name}'")
         try:
             promotion = self.registry.promote(
                 model,

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.deploy import journal as phases
-from ml.deploy.ab_rollout import ABRollout
+from ml.deploy.ab_rollout import ABRollout, arm_names, resolve_challengers
 from ml.deploy.ab_rollout import check as check_statistics
 from ml.deploy.audit import AuditTrail
 from ml.deploy.endings import Endings
@@ -139,8 +139,10 @@ class RolloutEngine:
         self.recover()
         model = self.registry.resolve(spec.model_name, alias=spec.model_alias, version=spec.model_version)
         # approval (where the stack requires it) and offline validation: refused here, nothing exists yet
-        self.guards.before_create(model, spec.validation, alias=spec.promote_alias, base_dir=spec.base_dir)
-        return self._carded(self._rollout(spec, model, kind="deploy"))
+        extra = resolve_challengers(self.registry, spec, model)  # an A/B test's further arms, checked the same way
+        for ref in (model, *extra):
+            self.guards.before_create(ref, spec.validation, alias=spec.promote_alias, base_dir=spec.base_dir)
+        return self._carded(self._rollout(spec, model, kind="deploy", extra=extra))
 
     def _carded(self, result: _Result) -> _Result:
         """After a promotion, the new champion's model card is rebuilt and logged on its version."""
@@ -204,7 +206,9 @@ class RolloutEngine:
 
     # --- the rollout ------------------------------------------------------------------------------------
 
-    def _rollout(self, spec: RolloutSpec, model: ModelRef, *, kind: str) -> RolloutResult:
+    def _rollout(
+        self, spec: RolloutSpec, model: ModelRef, *, kind: str, extra: Sequence[ModelRef] = ()
+    ) -> RolloutResult:
         self.log.reset()
         target = self.target
         previous = target.get_traffic()
@@ -239,6 +243,9 @@ class RolloutEngine:
         count = spec.instance_count or count
         target.preflight(spec, instance_type=instance_type, instance_count=count)
         check_statistics(target, spec, live=live)
+        arms = arm_names(
+            new, list(extra), serving={name: infos[name].model if name in infos else None for name in live}
+        )
         rollout_id = uuid.uuid4().hex
         self.journal.begin(
             {
@@ -252,6 +259,7 @@ class RolloutEngine:
                 "model": asdict(model),
                 "from_model": serving,
                 "new": new,
+                "arms": {name: asdict(ref) for name, ref in arms.items()},  # extra A/B arms, journaled before created
                 "previous": previous.as_dict(),
                 "previous_champion": self.registry.alias_version(model.name, spec.promote_alias),
                 "instance_type": instance_type,
