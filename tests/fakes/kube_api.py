@@ -18,11 +18,12 @@ server would receive. Only what the target calls exists, in memory:
   as JSON merge patch honouring ``metadata.resourceVersion``). Like a gateway controller, it
   reports ``Accepted``/``ResolvedRefs`` for the new generation one read later (``ResolvedRefs``
   False for a backend naming an unknown Service); ``route_status=False`` reports no status at all.
+  ``dryRun=All`` answers the patched route without storing it; ``gateway_channel="standard"`` prunes
+  ``rules[].sessionPersistence`` as the standard-channel CRD's schema does (it is experimental).
 - **Namespaces** ``/api/v1/namespaces/{ns}`` (GET).
 - ``forbidden``: ``(method, resource)`` pairs answered 403 with an RBAC message, as the API does.
 
-`FakePrometheus` answers ``/api/v1/query`` from `FakePrometheus.answers` (first key found in the
-query wins), as a vector by status class or by ``le`` bucket, and records every query.
+`FakePrometheus` (`tests.fakes.prometheus`, served by the same `serve`) answers Prometheus queries.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.prometheus import FakePrometheus
 
 STRATEGIC_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name"}
 _PATHS = [
@@ -124,6 +127,7 @@ class FakeKube:
     stuck: set[str] = field(default_factory=set)
     forbidden: set[tuple[str, str]] = field(default_factory=set)
     route_status: bool = True
+    gateway_channel: str = "experimental"
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _version: int = 100
@@ -199,7 +203,7 @@ class FakeKube:
         return [
             {ref["name"]: ref["weight"] for ref in r.body["spec"]["rules"][0]["backendRefs"]}
             for r in self.requests
-            if r.method == "PATCH" and "/httproutes/" in r.path
+            if r.method == "PATCH" and "/httproutes/" in r.path and r.query.get("dryRun") != ["All"]
         ]
 
     def calls(self, method: str, fragment: str) -> list[RecordedRequest]:
@@ -402,6 +406,11 @@ class FakeKube:
             return _status(409, "Conflict", "the object has been modified; please apply your changes to the latest")
         patched = merge_patch(route, {**body, "metadata": {k: v for k, v in (body.get("metadata") or {}).items()
                                                            if k != "resourceVersion"}})  # fmt: skip
+        if self.gateway_channel == "standard":  # the standard CRD's structural schema prunes experimental fields
+            for rule in patched["spec"].get("rules") or []:
+                rule.pop("sessionPersistence", None)
+        if query.get("dryRun") == ["All"]:
+            return 200, patched  # validated, defaulted and pruned, never stored
         patched["metadata"]["resourceVersion"] = self._next_version()
         if patched["spec"] != route["spec"]:
             patched["metadata"]["generation"] += 1
@@ -428,31 +437,6 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 def _status(code: int, reason: str, message: str) -> tuple[int, Any]:
     return code, {"kind": "Status", "apiVersion": "v1", "status": "Failure" if code >= 400 else "Success",
                   "message": message, "reason": reason, "code": code}  # fmt: skip
-
-
-@dataclass
-class FakePrometheus:
-    """``answers[key] = {"classes": {"2": 190, "5": 10}, "buckets": {"50": 150, "+Inf": 200}}``."""
-
-    answers: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    queries: list[str] = field(default_factory=list)
-
-    def handle(self, method: str, raw_path: str, content_type: str | None, body: Any) -> tuple[int, Any]:
-        split = urlsplit(raw_path)
-        params = {k: v[0] for k, v in parse_qs(split.query).items()}
-        if isinstance(body, dict):
-            params.update(body)
-        if split.path != "/api/v1/query" or "query" not in params:
-            return 404, {"status": "error", "error": f"not found: {split.path}"}
-        query = params["query"]
-        self.queries.append(query)
-        answer = next((value for key, value in self.answers.items() if key in query), {})
-        if "_bucket" in query:
-            series = [({"le": le}, count) for le, count in answer.get("buckets", {}).items()]
-        else:
-            series = [({"envoy_response_code_class": cls}, count) for cls, count in answer.get("classes", {}).items()]
-        result = [{"metric": metric, "value": [float(params.get("time", 0)), str(count)]} for metric, count in series]
-        return 200, {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
 class _Handler(BaseHTTPRequestHandler):

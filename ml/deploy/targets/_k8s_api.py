@@ -204,10 +204,15 @@ class KubeApi:
             GATEWAY_GROUP, GATEWAY_VERSION, self.namespace, ROUTES, name, missing_ok=True,
         )  # fmt: skip
 
-    def patch_route(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """JSON merge patch: lists are replaced whole, so ``body`` carries the full ``rules`` list."""
+    def patch_route(self, name: str, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """JSON merge patch: lists are replaced whole, so ``body`` carries the full ``rules`` list.
+
+        ``dry_run`` asks the API server to validate, default and prune the patched object and answer it
+        without storing anything (``dryRun=All``): how a preflight learns what the CRD would keep.
+        """
+        extra: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
         return self._call(
-            f"patch HTTPRoute '{name}'", self.custom.patch_namespaced_custom_object,
+            f"{'dry-run ' if dry_run else ''}patch HTTPRoute '{name}'", self.custom.patch_namespaced_custom_object,
             GATEWAY_GROUP, GATEWAY_VERSION, self.namespace, ROUTES, name, body,
-            field_manager=FIELD_MANAGER, _content_type=MERGE,
+            field_manager=FIELD_MANAGER, _content_type=MERGE, **extra,
         )  # fmt: skip

@@ -41,6 +41,7 @@ from ml.contract.errors import UserError
 from ml.contract.monitoring import capture_env
 from ml.deploy.decide import ColourWindow
 from ml.deploy.spec import Gates, RolloutSpec
+from ml.deploy.spec_decide import ABTest, StickyAssignment
 from ml.deploy.target import (
     DEFAULT_COLOURS,
     DeploymentError,
@@ -50,17 +51,26 @@ from ml.deploy.target import (
     ModelRef,
     Traffic,
 )
+from ml.deploy.targets._capture_assignments import CaptureAssignments
 from ml.deploy.targets._k8s_api import KubeApi
 from ml.deploy.targets._k8s_health import colour_health
+from ml.deploy.targets._k8s_hpa import COLOUR_LABEL, INSTANCE_LABEL, ensure_hpa
+from ml.deploy.targets._k8s_route import (
+    EXPERIMENTAL_CRDS,
+    fmt_weights,
+    percentages,
+    pruned_persistence,
+    route_problems,
+    rule_with,
+    session_persistence,
+    weighted_refs,
+)
 from ml.deploy.targets._prometheus import PrometheusMetrics
 from ml.deploy.targets._stack_file_colours import PersistResult, persist_colours
 
 CONTAINER = "model-server"
 MODEL_ANNOTATION = "mlops/model-uri"
-COLOUR_LABEL = "mlops/colour"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
 METRICS_KEY = "mlops:kubernetes.metricsUrl"
-DEFAULT_CPU_PERCENT = 70
 
 
 def gates_need_metrics(gates: Gates) -> bool:
@@ -81,6 +91,8 @@ class KubernetesTarget(DeploymentTarget):
     kind = "kubernetes"
     supports_mirror = False
     latency_evidence = "histogram"  # the gateway's request-time buckets via Prometheus (`_prometheus`)
+    assignments = frozenset({"random", "cookie", "header"})  # the route rule's sessionPersistence (experimental CRDs)
+    request_log = True  # the pods' capture records name each request id's colour (serving.server: platform)
     max_arms_reason = (  # an HTTPRoute holds N backendRefs, but only the stack's colours have a Deployment
         "the stack declares exactly two colours (a Deployment and Service each) and an arm beyond them would "
         "have no Deployment for this target to patch; declare more colours in the stack first"
@@ -96,6 +108,7 @@ class KubernetesTarget(DeploymentTarget):
         poll_interval: float = 2.0,
         route_timeout: float = 60.0,
         project_dir: Path | None = None,
+        capture_client: Any = None,
     ) -> None:
         super().__init__(outputs, endpoint)
         ref = outputs.kubernetes
@@ -115,6 +128,8 @@ class KubernetesTarget(DeploymentTarget):
         self.route_timeout = route_timeout
         self.project_dir = project_dir
         self._changed = False
+        self._capture_client = capture_client  # a boto3 S3 client or a blob ContainerClient (default: built as used)
+        self._assignments: CaptureAssignments | None = None
         self.api = api or KubeApi.connect(ref)
         try:
             self._require_route()
@@ -184,11 +199,19 @@ class KubernetesTarget(DeploymentTarget):
                     f"one of the stack's colours ({', '.join(self.ref.services.values())}); `pulumi up` restores it"
                 )
             raw[colour] = raw.get(colour, 0) + int(backend.get("weight", 1))
-        return Traffic(weights=_percentages(raw))
+        return Traffic(weights=percentages(raw))
 
     def set_traffic(self, weights: dict[str, int], mirror: dict[str, int] | None = None) -> None:
+        """The weighted split the stack declares: random per request (any session persistence removed)."""
         if mirror:
             raise UserError("the kubernetes target does not mirror traffic (supports_mirror is False)")
+        self._write_rule(weights, None)
+
+    def set_assignment(self, weights: dict[str, int], sticky: StickyAssignment | None) -> None:
+        """The A/B split; a sticky assignment becomes the rule's ``sessionPersistence`` (Cookie or Header)."""
+        self._write_rule(weights, session_persistence(sticky))
+
+    def _write_rule(self, weights: dict[str, int], persistence: dict[str, str] | None) -> None:
         unknown = sorted(set(weights) - set(self.ref.services))
         if unknown or (weights and sum(weights.values()) != 100):
             raise ValueError(f"weights must name colours {list(self.ref.services)} and sum to 100, got {weights}")
@@ -196,10 +219,10 @@ class KubernetesTarget(DeploymentTarget):
             route = self._require_route()
             rules = copy.deepcopy(route.get("spec", {}).get("rules") or [])
             refs = self._backend_refs(route)
-            wanted = _weighted_refs(refs, weights, self.ref.services)
-            if wanted == refs:
+            wanted = rule_with(rules[0], weighted_refs(refs, weights, self.ref.services), persistence)
+            if wanted == rules[0]:
                 return  # idempotent: already there, nothing to confirm
-            rules[0]["backendRefs"] = wanted
+            rules[0] = wanted
             body = {"metadata": {"resourceVersion": route["metadata"].get("resourceVersion")}, "spec": {"rules": rules}}
             try:
                 patched = self.api.patch_route(self.ref.route_name, body)
@@ -208,8 +231,18 @@ class KubernetesTarget(DeploymentTarget):
                     continue  # someone changed the route between our read and write: read it again
                 raise
             self._changed = True
+            if pruned_persistence(patched, persistence):
+                raise DeploymentError(self._pruned_message(persistence))
             self._confirm_route(int(patched.get("metadata", {}).get("generation") or 0), weights)
             return
+
+    def _pruned_message(self, persistence: dict[str, str] | None) -> str:
+        return (
+            f"the API server dropped rules[0].sessionPersistence ({persistence}) from HTTPRoute "
+            f"'{self.ref.route_name}' on {self.api.host}: its HTTPRoute CRD is the Gateway API standard channel, "
+            f"where session persistence does not exist (it is experimental since v1.1). Install the experimental "
+            f"channel (`{EXPERIMENTAL_CRDS}`) and use a gateway that supports it, or use `assignment: random`"
+        )
 
     def _confirm_route(self, generation: int, weights: dict[str, int]) -> None:
         """Wait until every parent Gateway reports Accepted and ResolvedRefs True for ``generation``."""
@@ -219,20 +252,20 @@ class KubernetesTarget(DeploymentTarget):
             parents = route.get("status", {}).get("parents") or []
             if not parents:
                 return  # the gateway reports no route status at all: nothing to confirm against
-            pending, failed = _route_problems(parents, generation)
+            pending, failed = route_problems(parents, generation)
             if not pending and not failed:
                 return
             if failed or time.monotonic() >= deadline:
                 raise DeploymentError(
                     f"the gateway did not apply HTTPRoute '{self.ref.route_name}' generation {generation} "
-                    f"({_fmt(weights)}): {'; '.join(failed + pending)}"
+                    f"({fmt_weights(weights)}): {'; '.join(failed + pending)}"
                 )
             time.sleep(self.poll_interval)
 
     # --- colours -------------------------------------------------------------------------------------
 
     def preflight(self, spec: RolloutSpec, *, instance_type: str, instance_count: int) -> None:
-        """Refuse gates that nothing could judge: without Prometheus there are no request numbers."""
+        """Refuse gates that nothing could judge (no Prometheus), and A/B tests this cluster cannot run."""
         if self.metrics is None and gates_need_metrics(spec.gates):
             raise UserError(
                 f"the rollout spec has gates (error rate, latency, min_requests) but stack '{self.outputs.stack}' "
@@ -240,6 +273,59 @@ class KubernetesTarget(DeploymentTarget):
                 f"{METRICS_KEY} http://prometheus.example:9090`) and run `pulumi up`, or judge nothing explicitly "
                 f"with `gates: {{max_error_rate: 1, min_requests: 0}}`"
             )
+        if isinstance(spec.strategy, ABTest):
+            if isinstance(spec.strategy.assignment, StickyAssignment):
+                self._require_session_persistence(session_persistence(spec.strategy.assignment))
+            if spec.strategy.outcome == "feedback" and (missing := self._capture_missing()):
+                raise UserError(
+                    f"strategy.outcome feedback on the kubernetes target joins fed-back request ids to the colour "
+                    f"that served them through the pods' capture records, and {missing}; or use outcome errors "
+                    f"or latency"
+                )
+
+    def _require_session_persistence(self, persistence: dict[str, str] | None) -> None:
+        """A server-side dry run of the sticky rule: nothing is stored, and a pruned field is a refusal now."""
+        route = self._require_route()
+        rules = copy.deepcopy(route.get("spec", {}).get("rules") or [])
+        rules[0] = rule_with(rules[0], self._backend_refs(route), persistence)
+        answer = self.api.patch_route(self.ref.route_name, {"spec": {"rules": rules}}, dry_run=True)
+        if pruned_persistence(answer, persistence):
+            raise UserError(self._pruned_message(persistence))
+
+    def _capture_missing(self) -> str | None:
+        """Why the pods write no capture records a request id can be joined on (None: they do)."""
+        monitoring = self.outputs.monitoring
+        if monitoring is None or not monitoring.enabled or not monitoring.platform_capture_uri:
+            return (
+                f"stack '{self.outputs.stack}' captures nothing: enable `mlops:monitoring` (its platform capture "
+                f"root) and run `pulumi up`"
+            )
+        plain = [colour for colour in self.ref.services if not self._serves_platform(self._deployment(colour))]
+        if plain:
+            return (
+                f"colour(s) {', '.join(plain)} run `mlflow models serve`, which records no request ids: set "
+                f"`mlops:kubernetes.serving.server: platform` and run `pulumi up`"
+            )
+        return None
+
+    def _serves_platform(self, deployment: str) -> bool:
+        """Whether the Deployment runs `ml.platform.serve` (capture, request ids), not `mlflow models serve`."""
+        found = self.api.get_deployment(deployment) or {}
+        containers = found.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        return any("ml.platform.serve" in (c.get("command") or []) for c in containers if c.get("name") == CONTAINER)
+
+    def read_assignments(self, since: float) -> dict[str, str]:
+        """Request id -> colour, from the capture records the pods wrote since ``since``."""
+        if self._assignments is None:
+            monitoring = self.outputs.monitoring
+            missing = self._capture_missing()
+            if missing or monitoring is None or not monitoring.platform_capture_uri:
+                raise UserError(f"the kubernetes target cannot attribute request ids: {missing}")
+            self._assignments = CaptureAssignments(
+                monitoring.platform_capture_uri, endpoint=self.ref.route_name, deployments=self.ref.services,
+                region=self.outputs.region, client=self._capture_client,
+            )  # fmt: skip
+        return self._assignments.read(since)
 
     def create_deployment(self, name: str, model: ModelRef, instance_type: str, count: int) -> None:
         deployment = self._deployment(name)
@@ -259,7 +345,7 @@ class KubernetesTarget(DeploymentTarget):
         )
         replicas = max(1, count)
         self.api.scale_deployment(deployment, replicas)
-        self._ensure_hpa(name, deployment, replicas)
+        ensure_hpa(self.api, self.ref, name, replicas, deployment_of=self._deployment)
 
     def _capture_env(self, deployment: str, colour: str, model: ModelRef) -> list[dict[str, str]]:
         """The colour's capture settings (`capture_env`, as the stack's pod template has them) for the new model.
@@ -270,9 +356,7 @@ class KubernetesTarget(DeploymentTarget):
         monitoring = self.outputs.monitoring
         if monitoring is None or not monitoring.enabled or not monitoring.platform_capture_uri:
             return []
-        found = self.api.get_deployment(deployment) or {}
-        containers = found.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-        if not any("ml.platform.serve" in (c.get("command") or []) for c in containers if c.get("name") == CONTAINER):
+        if not self._serves_platform(deployment):
             return []  # `mlflow models serve` (serving.server: mlflow) cannot capture
         env = capture_env(
             monitoring.platform_capture_uri,
@@ -283,41 +367,6 @@ class KubernetesTarget(DeploymentTarget):
             model_version=model.version,
         )
         return [{"name": key, "value": value} for key, value in sorted(env.items())]
-
-    def _ensure_hpa(self, colour: str, deployment: str, floor: int) -> None:
-        bounds = {
-            "minReplicas": max(floor, self.ref.min_replicas.get(colour, 1)),
-            "maxReplicas": max(floor, self.ref.max_replicas.get(colour, floor)),
-        }
-        if self.api.get_hpa(deployment) is not None:
-            self.api.patch_hpa(deployment, {"spec": bounds})
-            return
-        template = self._serving_hpa_spec(colour)
-        labels = {INSTANCE_LABEL: self.ref.route_name, COLOUR_LABEL: colour}
-        self.api.create_hpa(
-            {
-                "apiVersion": "autoscaling/v2",
-                "kind": "HorizontalPodAutoscaler",
-                "metadata": {"name": deployment, "namespace": self.ref.namespace, "labels": labels},
-                "spec": {
-                    **template,
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
-                    **bounds,
-                },
-            }
-        )
-
-    def _serving_hpa_spec(self, new: str) -> dict[str, Any]:
-        """Metrics and behaviour of the other colour's HPA (what the stack declared), else CPU at 70 %."""
-        for colour in self.ref.services:
-            if colour == new:
-                continue
-            hpa = self.api.get_hpa(self._deployment(colour))
-            if hpa is not None:
-                spec = hpa.get("spec", {})
-                return {key: spec[key] for key in ("metrics", "behavior") if key in spec}
-        cpu = {"type": "Utilization", "averageUtilization": DEFAULT_CPU_PERCENT}
-        return {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": cpu}}]}
 
     def wait_healthy(self, name: str, timeout: float) -> None:
         deployment = self._deployment(name)
@@ -430,52 +479,6 @@ def _model_of(deployment: dict[str, Any]) -> str | None:
                 if env.get("name") == "MODEL_URI" and env.get("value"):
                     return str(env["value"])
     return None
-
-
-def _percentages(raw: dict[str, int]) -> dict[str, int]:
-    """Gateway weights are relative; the engine speaks percent (largest remainder, sum 100)."""
-    total = sum(raw.values())
-    if total in (0, 100):
-        return dict(raw) if total else {}
-    exact = {colour: 100 * weight / total for colour, weight in raw.items()}
-    result = {colour: int(value) for colour, value in exact.items()}
-    for colour in sorted(exact, key=lambda c: exact[c] - result[c], reverse=True)[: 100 - sum(result.values())]:
-        result[colour] += 1
-    return result
-
-
-def _weighted_refs(
-    refs: list[dict[str, Any]], weights: dict[str, int], services: dict[str, str]
-) -> list[dict[str, Any]]:
-    """The full backendRefs list with every colour's new weight (0 when absent); other fields kept."""
-    by_name = {ref.get("name"): ref for ref in refs}
-    port = next((ref["port"] for ref in refs if "port" in ref), 80)
-    wanted = []
-    for colour, service in services.items():
-        ref = dict(by_name.get(service) or {"group": "", "kind": "Service", "name": service, "port": port})
-        ref["weight"] = int(weights.get(colour, 0))
-        wanted.append(ref)
-    return wanted
-
-
-def _route_problems(parents: list[dict[str, Any]], generation: int) -> tuple[list[str], list[str]]:
-    """(conditions not yet reported for ``generation``, conditions reported False) over all parents."""
-    pending, failed = [], []
-    for parent in parents:
-        gateway = parent.get("parentRef", {}).get("name", "?")
-        conditions = {c.get("type"): c for c in parent.get("conditions") or []}
-        for kind in ("Accepted", "ResolvedRefs"):
-            condition = conditions.get(kind)
-            if condition is None or int(condition.get("observedGeneration") or 0) < generation:
-                pending.append(f"Gateway '{gateway}': {kind} not yet reported for generation {generation}")
-            elif condition.get("status") != "True":
-                reason = f"{condition.get('reason', '')}: {condition.get('message', '')}".strip(": ")
-                failed.append(f"Gateway '{gateway}': {kind} False ({reason or 'no reason given'})")
-    return pending, failed
-
-
-def _fmt(weights: dict[str, int]) -> str:
-    return ", ".join(f"{colour} {weight}%" for colour, weight in weights.items()) or "no live colour"
 
 
 def create_target(outputs: PlatformOutputs, endpoint: str) -> DeploymentTarget:
