@@ -75,6 +75,9 @@ class KubernetesNeeds:
     gpu_pool_max_nodes: int
     gpu_quota: int
     """GPUs the serving namespace may request (`mlops:kubernetes.quota.gpu`)."""
+    serving_name: str = "model"
+    """`mlops:kubernetes.serving.name`: the route's name and the colours' prefix (``<name>-blue``), the
+    ``app.kubernetes.io/instance`` label of everything the stack and `ml deploy` put in the namespace."""
     gateway_crds: list[str] = field(
         default_factory=lambda: [
             "gatewayclasses.gateway.networking.k8s.io",
@@ -153,6 +156,7 @@ def needs_of(stack: str, values: dict[str, object], *, source: str, subscription
             gpu_pool=pool.name if pool is not None else None,
             gpu_pool_max_nodes=pool.max_nodes if pool is not None else 0,
             gpu_quota=k8s.quota.gpu,
+            serving_name=k8s.serving.name,
         )
     return StackNeeds(stack, settings.cloud, settings.environment, azure=azure, aws=aws, kubernetes=kube)
 

@@ -26,12 +26,13 @@ GATEWAY_INSTALL = (
 )
 
 
-def _api(needs: KubernetesNeeds) -> Any:
+def connect(needs: KubernetesNeeds) -> Any:
+    """The rollout target's `KubeApi` for the stack's serving namespace (same kubeconfig loading and errors)."""
     from ml.deploy.targets._k8s_api import KubeApi
 
     ref = KubernetesServingRef(
         namespace=needs.namespace,
-        route_name="-",
+        route_name=needs.serving_name,
         services={},
         weights={},
         cluster_name=needs.cluster_name,
@@ -117,7 +118,7 @@ def _gpu_check(api: Any, needs: KubernetesNeeds) -> Check:
 
 def check_kubernetes(needs: KubernetesNeeds) -> list[Check]:
     """The Gateway API CRDs, then the spot pool's GPUs against the serving namespace's quota."""
-    api = _api(needs)
+    api = connect(needs)
     try:
         return [*(_crd_check(api, name) for name in needs.gateway_crds), _gpu_check(api, needs)]
     finally:

@@ -2,8 +2,9 @@
 
 Without `--check`: list what `ml` created outside Pulumi's state, ask (or `--yes`), delete it,
 write one audit record per item (``what: teardown.delete``) to the stack's audit log, and print the
-`pulumi destroy` to run next. With `--check` (after the destroy): list what is still there and exit
-1 when anything is, each with the command that removes it.
+`pulumi destroy` to run next. With `--check` (after the destroy): list what is still there (Azure's
+soft-deleted names, SageMaker's endpoints/configs/models/alarms/log groups, the Kubernetes serving
+namespace and what it holds) and exit 1 when anything is, each with the command that removes it.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ def left(stack: str, project_dir: Path | None, subscription: str | None) -> list
         from ml.teardown import aws
 
         items += aws.left_after_destroy(needs.aws)
+    if needs.kubernetes is not None:
+        from ml.teardown import kubernetes
+
+        items += kubernetes.left_after_destroy(needs.kubernetes)
     return items
 
 
