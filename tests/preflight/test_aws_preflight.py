@@ -100,3 +100,20 @@ def test_our_own_bucket_passes_and_another_accounts_bucket_blocks(
     bucket = check_aws(NEEDS)[-1]
     assert (bucket.status, bucket.available) == ("blocker", "another account's")
     assert "change mlops:namePrefix" in bucket.fix
+
+
+def test_a_zero_endpoint_quota_and_a_low_tuning_limit_are_blockers(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    """The endpoint fleet (2 colours x max instances) and the tuning job's parallel trials, each against its quota."""
+    generous(sagemaker_quotas)
+    sagemaker_quotas.set("ml.m5.large for endpoint usage", 0)
+    sagemaker_quotas.set(TUNING, 1)
+    found = {c.check: c for c in blockers(check_aws(NEEDS))}
+
+    endpoint = found[f"quota 'ml.m5.large for endpoint usage' ({REGION}, limit)"]
+    tuning = found[f"quota '{TUNING}' ({REGION}, limit)"]
+    assert len(found) == 2
+    assert (endpoint.needed, endpoint.available) == ("4 instances", "0 instances")
+    assert (tuning.needed, tuning.available) == ("2 jobs", "1 jobs")
+    assert "--desired-value 4" in endpoint.fix and "--desired-value 2" in tuning.fix

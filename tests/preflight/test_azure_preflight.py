@@ -98,6 +98,18 @@ def test_a_zero_low_priority_quota_is_a_blocker_naming_the_request_to_file(fake_
     assert "value=24" in dedicated.fix  # 8 used + 16 needed
 
 
+def test_a_dedicated_training_cluster_on_a_zero_family_quota_is_a_blocker(fake_arm: FakeArm) -> None:
+    """Dedicated VMs draw on their family's quota (T4: 0 in this region), not on the low-priority total."""
+    seed_region(fake_arm)
+    needs = needs_for(fake_arm)
+    needs.vms[0] = VmNeed("training cluster", T4, 2, False)
+    [blocker] = blockers(check_azure(needs, connection_for(fake_arm)))
+
+    assert blocker.check.startswith(f"MachineLearningServices quota {T4_FAMILY} in westeurope")
+    assert (blocker.needed, blocker.available) == ("8 vCPUs", "0 vCPUs")
+    assert f"az quota create --resource-name {T4_FAMILY}" in blocker.fix and "value=8" in blocker.fix
+
+
 def test_a_size_the_region_does_not_offer_is_a_blocker(fake_arm: FakeArm) -> None:
     seed_region(fake_arm)
     needs = needs_for(fake_arm)
