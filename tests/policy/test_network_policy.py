@@ -30,7 +30,37 @@ PROFILE = resource(
     {"instanceType": "ml.g5.xlarge", "enableManagedSpotTraining": True, "vpcConfig": {"subnets": ["subnet-0a1b2c3d"]}},
 )
 
+AKS_POOL = resource(
+    "azure-native:containerservice:AgentPool",
+    "gpu-pool",
+    {"vmSize": "Standard_NC4as_T4_v3", "scaleSetPriority": "Spot", "enableNodePublicIP": False},
+)
+MODEL = resource(
+    "aws:sagemaker/model:Model",
+    "serving-bootstrap-model",
+    {"vpcConfig": {"subnets": ["subnet-0a1b2c3d"], "securityGroupIds": ["sg-0a1b2c3d"]}},
+)
+DOMAIN = resource("aws:sagemaker/domain:Domain", "studio", {"appNetworkAccessType": "VpcOnly"})
+
 CASES: list[tuple[str, Resource, Resource, str]] = [
+    (
+        "aks-node-public-ip",
+        changed(AKS_POOL, "enableNodePublicIP", True),
+        AKS_POOL,
+        "node pool VMs get public IPs (enableNodePublicIP is true)",
+    ),
+    (
+        "sagemaker-model-outside-vpc",
+        changed(MODEL, "vpcConfig", None),
+        MODEL,
+        "the model's containers run outside the VPC (no vpcConfig)",
+    ),
+    (
+        "studio-domain-public",
+        changed(DOMAIN, "appNetworkAccessType", "PublicInternetOnly"),
+        DOMAIN,
+        "appNetworkAccessType is PublicInternetOnly",
+    ),
     (
         "node-public-ip",
         changed(aml_compute(), "properties.properties.enableNodePublicIp", True),
