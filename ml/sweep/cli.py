@@ -23,6 +23,7 @@ from ml.contract import PlatformOutputs
 from ml.preflight.run import require_preflight
 from ml.stack import resolve_outputs
 from ml.sweep.backends.base import SweepState, SweepStatus, backend_for, last_sweep, remember_sweep
+from ml.sweep.backends.utilization import measured_status, oversized
 from ml.sweep.register import register_best
 from ml.sweep.spec import load_spec
 
@@ -95,9 +96,19 @@ def usage_line(status: SweepStatus) -> str:
         if status.estimated_cost is not None:
             cost += f" against {status.estimated_cost:.2f} estimated"
         parts.append(cost)
-    parts.append(
-        f"mean CPU {status.utilization:.0f}%" if status.utilization is not None else "utilisation not measured"
-    )
+    measured = [
+        f"{name} {value:.0f}%"
+        for name, value in (
+            ("CPU", status.utilization),
+            ("memory", status.memory_utilization),
+            ("GPU", status.gpu_utilization),
+        )
+        if value is not None
+    ]
+    parts.append(f"mean {', '.join(measured)}" if measured else "utilisation not measured")
+    flag = oversized(status)
+    if flag:
+        parts.append(flag)
     return "; ".join(parts)
 
 
@@ -184,7 +195,7 @@ def status(
     """Counts by state (running, completed, pruned, failed) and the best trial so far."""
     outputs = _outputs(stack, outputs_file)
     sweep = sweep_id or last_sweep(outputs)
-    current = backend_for(outputs).status(outputs, sweep)
+    current = measured_status(backend_for(outputs), outputs, sweep)
     if as_json:
         print(json.dumps(asdict(current), default=str, indent=2))
         return

@@ -24,12 +24,23 @@ from ml.sweep.backends._sagemaker_job import incompatibilities as sagemaker_prob
 from ml.sweep.backends._sagemaker_job import tuning_job_request
 from ml.sweep.backends.base import SweepState, TrialState
 from ml.sweep.backends.local import LocalSweepBackend
-from ml.sweep.cli import render_status
+from ml.sweep.backends.sagemaker import SageMakerSweepBackend
+from ml.sweep.backends.utilization import measured_status
+from ml.sweep.cli import render_status, usage_line
 from ml.sweep.pruners import pruner_for
 from ml.sweep.spec import HyperbandPolicy
+from tests.fakes import azure_client
+from tests.fakes import moto_server as moto_fixtures
+from tests.fakes.arm import FakeArm
+from tests.fakes.moto_server import MotoServer, TuningTrials
 from tests.sweep import test_azure_backend as azure_tests
 from tests.sweep import test_sagemaker_backend as sagemaker_tests
 from tests.sweep.test_local_backend import toy_spec
+
+fake_arm = azure_client.fake_arm  # pytest fixtures used by this module
+fake_arm_env = azure_client.fake_arm_env
+moto_server = moto_fixtures.moto_server
+tuning_trials = moto_fixtures.tuning_trials
 
 HYPERBAND = "early_termination: {policy: hyperband, min_resource: 1, max_resource: 9, reduction_factor: 3}\n"
 
@@ -178,3 +189,104 @@ def test_log_model_logs_signature_and_the_specs_requirements(
 
 def test_a_failed_trial_state_reads_back() -> None:
     assert TrialState.FAILED.value == "FAILED"
+
+
+CPU, MEMORY, GPU = (
+    f"system/{name}"
+    for name in ("cpu_utilization_percentage", "system_memory_usage_percentage", "gpu_utilization_percentage")
+)
+
+
+def seed_trial_run(
+    client: MlflowClient, experiment_id: str, tags: dict[str, str], seconds: int, samples: dict[str, list[float]]
+) -> None:
+    """A finished trial run of ``seconds`` with MLflow system-metric samples, as a cloud trial leaves it."""
+    from mlflow.entities import Metric
+
+    start = 1_700_000_000_000
+    run = client.create_run(experiment_id, start_time=start, tags=tags)
+    metrics = [
+        Metric(key, value, start + step * 10_000, step)
+        for key, values in samples.items()
+        for step, value in enumerate(values)
+    ]
+    client.log_batch(run.info.run_id, metrics=metrics)
+    client.set_terminated(run.info.run_id, end_time=start + seconds * 1000)
+
+
+def test_status_of_an_azure_sweep_shows_utilisation_from_its_trial_runs(
+    fake_arm: FakeArm, mlflow_sqlite_uri: str, tmp_path: Path
+) -> None:
+    code = tmp_path / "train"
+    code.mkdir()
+    (code / "train.py").write_text("from ml.sweep import trial\ntrial.report(1, val_auc=0.9)\n")
+    spec = azure_tests.make_spec(code, sampling="random")
+    # The workspace's MLflow stands in as a local SQLite store (the real one needs Azure).
+    outputs = azure_tests.outputs_for(fake_arm).model_copy(update={"tracking_uri": mlflow_sqlite_uri})
+    backend = azure_tests.backend_on(fake_arm)
+    sweep_id = backend.submit(spec, outputs).sweep_id
+    before = measured_status(backend, outputs, sweep_id)
+    assert "utilisation not measured" in usage_line(before)
+
+    for index in range(2):
+        fake_arm.add_child_run(sweep_id, {"runId": f"{sweep_id}_{index}", "status": "Completed", "tags": {}})
+    client = MlflowClient(tracking_uri=mlflow_sqlite_uri)
+    experiment = client.create_experiment("breast-cancer")
+    # Azure ML's trial runs are the sweep job's children: mlflow.parentRunId = the sweep job's name.
+    child = {"mlflow.parentRunId": sweep_id}
+    seed_trial_run(client, experiment, child, 100, {CPU: [10, 20], MEMORY: [40, 50], GPU: [5, 15]})
+    seed_trial_run(client, experiment, child, 300, {CPU: [30, 40], MEMORY: [40, 50], GPU: [5, 15]})
+    seed_trial_run(client, experiment, {"mlflow.parentRunId": "another-sweep"}, 100, {CPU: [99], GPU: [99]})
+
+    status = measured_status(backend, outputs, sweep_id)
+
+    assert status.completed == 2
+    assert status.utilization == pytest.approx((100 * 15 + 300 * 35) / 400)  # weighted by each trial's time
+    assert (status.memory_utilization, status.gpu_utilization) == (pytest.approx(45), pytest.approx(10))
+    line = usage_line(status)
+    assert "mean CPU 30%, memory 45%, GPU 10%" in line
+    assert "over-sized? mean GPU 10 % < 30 %" in line
+
+
+def test_status_of_a_sagemaker_sweep_shows_utilisation_from_its_trial_runs(
+    moto_server: MotoServer, tuning_trials: TuningTrials, mlflow_sqlite_uri: str, tmp_path: Path
+) -> None:
+    code = tmp_path / "train"
+    code.mkdir()
+    (code / "train.py").write_text("from ml.sweep import trial\ntrial.report(1, val_auc=0.9)\n")
+    sagemaker_tests.with_bucket(moto_server)
+    spec = sagemaker_tests.make_spec(code, sampling="random")
+    outputs = sagemaker_tests.aws_outputs(tracking_uri=mlflow_sqlite_uri)
+    backend = SageMakerSweepBackend()
+    name = backend.submit(spec, outputs).sweep_id
+    params = {"lr": "0.05", "trees": "100", "loss": "log_loss"}
+    for index in range(2):
+        tuning_trials.add(
+            name, f"{name}-{index:03d}-abc", status="Completed", params=params, metric="val_auc", value=0.9, seconds=600
+        )
+    client = MlflowClient(tracking_uri=mlflow_sqlite_uri)
+    experiment = client.create_experiment("breast-cancer")
+    # The entry shim tags each trial's run with the sweep (ml_sweep_entry.start_mlflow_run); no GPU sampled.
+    tags = {"ml.sweep.id": name, "ml.sweep.role": "trial"}
+    for cpu in ([10, 14], [16, 20]):
+        seed_trial_run(client, experiment, tags, 600, {CPU: cpu, MEMORY: [62, 64]})
+
+    status = measured_status(backend, outputs, name)
+
+    assert status.completed == 2 and status.gpu_utilization is None
+    line = usage_line(status)
+    assert "mean CPU 15%, memory 63%" in line and "GPU" not in line.split("over-sized")[0]
+    assert "over-sized? mean CPU 15 % < 30 %: a smaller instance would do" in line
+    assert "over-sized" in str(render_status(status).renderables[2])
+
+
+def test_status_says_why_utilisation_could_not_be_read(outputs: PlatformOutputs, tmp_path: Path) -> None:
+    from ml.sweep.backends.base import SweepStatus
+    from ml.sweep.backends.utilization import with_utilization
+
+    (tmp_path / "a-file").write_text("not a directory")
+    uri = f"sqlite:///{tmp_path / 'a-file' / 'mlflow.db'}"
+    broken = outputs.model_copy(update={"tracking_uri": uri})
+    status = with_utilization(SweepStatus(sweep_id="s-1", backend="local", state=SweepState.RUNNING, total=1), broken)
+    assert status.utilization is None and status.message is not None
+    assert status.message.startswith(f"utilisation not read from {uri}: ")

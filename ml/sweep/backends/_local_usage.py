@@ -8,8 +8,9 @@ trial import MLflow and open a thread before its first step (the warm start woul
 for any command, not only Python ones. On a cloud instance (one trial per instance) the same
 metrics are the trial's own; on this shared machine they are the machine's while the trial ran.
 
-The mean CPU utilisation of each trial is logged on its run (`UTILIZATION_METRIC`) when it ends,
-so `ml sweep status` reads one number per trial instead of every sample.
+The mean CPU, memory and GPU utilisation of each trial is logged on its run (the summary metrics
+of `ml.sweep.backends.utilization.SYSTEM_METRICS`, CPU's is `UTILIZATION_METRIC`) when it ends, so
+`ml sweep status` reads one number per trial and resource instead of every sample.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterable
 from typing import Any
 
-UTILIZATION_METRIC = "utilization_cpu_mean"
+from ml.sweep.backends.utilization import SYSTEM_METRICS
+
+UTILIZATION_METRIC = SYSTEM_METRICS["cpu"][1]
 SAMPLING_SECONDS_ENV = "ML_SWEEP_SYSTEM_METRICS_INTERVAL"
 DEFAULT_SAMPLING_SECONDS = 2.0
-_CPU = "system/cpu_utilization_percentage"
 
 
 def start_monitor(run_id: str) -> Any:
@@ -41,7 +44,7 @@ def start_monitor(run_id: str) -> Any:
 
 
 def finish_monitor(monitor: Any, client: Any, run_id: str) -> float | None:
-    """Stop the monitor and return the trial's mean CPU utilisation (percent), logged on its run."""
+    """Stop the monitor, log the trial's mean CPU, memory and GPU use on its run; return the CPU mean (percent)."""
     if monitor is None:
         return None
     with contextlib.suppress(Exception):
@@ -50,17 +53,20 @@ def finish_monitor(monitor: Any, client: Any, run_id: str) -> float | None:
         monitor.collect_metrics()
         monitor.publish_metrics(monitor.aggregate_metrics())
         monitor.mlflow_logger.flush()
-    try:
-        history = client.get_metric_history(run_id, _CPU)
-    except Exception:
-        return None
-    values = [m.value for m in history]
-    if not values:
-        return None
-    mean = sum(values) / len(values)
-    with contextlib.suppress(Exception):
-        client.log_metric(run_id, UTILIZATION_METRIC, mean)
-    return mean
+    means: dict[str, float] = {}
+    for system, summary in SYSTEM_METRICS.values():
+        values: list[float] = []
+        with contextlib.suppress(Exception):  # a measurement, never a reason for the sweep to fail
+            values = [m.value for m in client.get_metric_history(run_id, system)]
+        if values:
+            means[summary] = sum(values) / len(values)
+    if means:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        with contextlib.suppress(Exception):  # one write for the three means
+            client.log_batch(run_id, metrics=[Metric(name, value, now, 0) for name, value in means.items()])
+    return means.get(UTILIZATION_METRIC)
 
 
 def mean_utilization(trials: Iterable[tuple[float, float | None]]) -> float | None:

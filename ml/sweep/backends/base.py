@@ -149,6 +149,10 @@ class SweepStatus:
     estimated_instance_hours: float | None = None
     utilization: float | None = None
     """Mean CPU utilisation (percent) of the trials, weighted by their time; low = an over-sized instance."""
+    memory_utilization: float | None = None
+    """Mean memory use (percent of the instance's), from the trials' MLflow system metrics."""
+    gpu_utilization: float | None = None
+    """Mean GPU utilisation (percent), when the instances have a GPU that MLflow could sample."""
     failures: tuple[TrialResult, ...] = ()
     """Every failed trial, with its last error line and where its log is."""
     max_failed_trials: int | None = None
