@@ -252,3 +252,21 @@ def test_committed_examples_still_parse() -> None:
         load_sweep(path)
     for path in sorted(Path(PROJECT_DIR / "examples/deployments").glob("*.yaml")):
         load_rollout(path)
+
+
+NESTED_TYPOS: list[tuple[str, dict[str, Any], str]] = [
+    ("dev", {"trainingCluster.maxNode": 3}, "mlops:trainingCluster.maxNodes"),
+    ("dev", {"artifacts.tiers.0.coolAfterDay": 3}, "mlops:artifacts.tiers[0].coolAfterDays"),
+    ("dev", {"budget.thresholds.0.percnt": 50}, "mlops:budget.thresholds[0].percent"),
+    ("dev", {"monitoring.samplingPercnt": 5}, "mlops:monitoring.samplingPercent"),
+    ("dev-aws", {"aws.sagemakerDomian": True}, "mlops:aws.sagemakerDomain"),
+    ("dev-k8s", {"kubernetes.serving.imag": "ghcr.io/x:1"}, "mlops:kubernetes.serving.image"),
+]
+
+
+@pytest.mark.parametrize(("stack", "changes", "meant"), NESTED_TYPOS, ids=[next(iter(c)) for _, c, _ in NESTED_TYPOS])
+def test_misspelt_nested_keys_name_the_closest(stack: str, changes: dict[str, Any], meant: str) -> None:
+    """At any depth, in list items too: the key as written, then the one it most likely meant."""
+    typo = next(iter(changes))
+    written = "mlops:" + typo.replace(".0.", "[0].")
+    assert f"{written} is not a known setting (typo?); did you mean {meant}?" in _message(stack, changes)
