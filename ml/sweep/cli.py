@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ml.contract import PlatformOutputs
+from ml.contract.errors import UserError
 from ml.preflight.run import require_preflight
 from ml.stack import resolve_outputs
 from ml.sweep.backends.base import SweepState, SweepStatus, backend_for, last_sweep, remember_sweep
@@ -244,3 +245,27 @@ def best(
             else "no reference: the trial logged none (trial.log_reference); `ml monitor` will say how to add one",
             highlight=False,
         )
+
+
+@sweep_app.command("replay")
+def replay(
+    sweep_id: str | None = typer.Argument(None, help="Sweep id (default: the stack's latest sweep)"),
+    stack: str = _STACK,
+    outputs_file: Path | None = _OUTPUTS,
+) -> None:
+    """Send to MLflow the writes a local sweep held through a tracking outage and could not send; each once."""
+    from ml.sweep.backends.local import LocalSweepBackend
+
+    outputs = _outputs(stack, outputs_file)
+    sweep = sweep_id or last_sweep(outputs)
+    backend = backend_for(outputs)
+    if not isinstance(backend, LocalSweepBackend):
+        raise UserError(f"`ml sweep replay` is for local sweeps; stack '{outputs.stack}' runs sweeps on {backend.name}")
+    done = backend.replay(outputs, sweep)
+    if done is None:
+        print(f"sweep {sweep}: no MLflow writes were held (nothing to replay)")
+        return
+    print(
+        f"sweep {sweep}: replayed {done.sent} held MLflow writes to {outputs.tracking_uri} "
+        f"({done.before} had been sent before; journal {done.journal})"
+    )

@@ -8,6 +8,7 @@ running.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,12 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from mlflow import MlflowClient
+from typer.testing import CliRunner
 
 from ml.contract import PlatformOutputs
 from ml.stack import default_local_outputs
 from ml.sweep.backends.base import TAG_SWEEP_ID, TAG_SWEEP_ROLE, TAG_TRIAL_NUMBER, SweepState, SweepStatus
 from ml.sweep.backends.local import LocalSweepBackend
+from ml.sweep.cli import register
 from ml.sweep.spec import parse_spec
 from tests.tracking_server import TrackingServer, running_server
 
@@ -147,8 +151,9 @@ def test_an_outage_past_the_wait_ends_the_sweep_with_one_error_and_status_tells_
     text = err.decode() + out.decode()
     assert sweep.returncode == 2, text
     assert "did not come back within 4s (ML_SWEEP_TRACKING_WAIT)" in text
+    assert "ml sweep replay" in " ".join(text.split())  # the error names the command that sends the held writes
     assert "Traceback" not in text
-    assert ended < 60  # one bounded MLflow call per trial still in flight (~7 s each), the wait, the stop grace
+    assert ended < 40  # the first failed MLflow write (~7 s, bounded retries), the wait, the stop grace
     sweep_id = next(p.name for p in (tmp_path / "sweeps").iterdir())
     assert sweep_processes(sweep_id) == []
 
@@ -156,3 +161,29 @@ def test_an_outage_past_the_wait_ends_the_sweep_with_one_error_and_status_tells_
     status = LocalSweepBackend().status(outputs, sweep_id)
     assert status.state is SweepState.FAILED and status.running == 0
     assert status.message and "ended without recording an end" in status.message
+
+    first = ml_inline("replay", sweep_id, "--outputs", str(outputs_file))
+    again = ml_inline("replay", sweep_id, "--outputs", str(outputs_file))
+    print(first.strip(), "|", again.strip())
+    sent = int(first.split("replayed ")[1].split()[0])
+    assert sent > 0 and "replayed 0 held MLflow writes" in again
+    client = MlflowClient(server.uri)
+    for trial_dir in sorted((tmp_path / "sweeps" / sweep_id).glob("trial-*")):
+        reported = [json.loads(line)["step"] for line in (trial_dir / "metrics.jsonl").read_text().splitlines()]
+        (run,) = client.search_runs(
+            [client.get_experiment_by_name("outage").experiment_id],
+            f"tags.`{TAG_SWEEP_ID}` = '{sweep_id}' and tags.`{TAG_TRIAL_NUMBER}` = '{trial_dir.name.split('-')[1]}'",
+        )
+        steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "score"))
+        assert steps == sorted(reported), trial_dir.name  # every report in MLflow, exactly once
+        assert run.info.status == "KILLED"  # the trial's end, held and replayed
+    assert LocalSweepBackend().status(outputs, sweep_id).state is SweepState.STOPPED
+
+
+def ml_inline(*args: str) -> str:
+    """`ml sweep <args>` in this process (ML_PLATFORM_HOME from the `outputs` fixture); its output."""
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["sweep", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout

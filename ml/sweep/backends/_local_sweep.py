@@ -44,7 +44,7 @@ from ml.sweep.backends._local_process import TrialProcess, command_argv
 from ml.sweep.backends._local_sampling import sampler_for, suggest
 from ml.sweep.backends._local_tracking import TAG_RESTARTS, SweepRecorder, pick_best
 from ml.sweep.backends._local_usage import finish_monitor, mean_utilization, start_monitor
-from ml.sweep.backends._tracking_hold import OutageWatch
+from ml.sweep.backends._tracking_hold import JOURNAL_NAME, OutageWatch
 from ml.sweep.backends._warm_launcher import WarmLauncher, warm_target
 from ml.sweep.backends.base import (
     ProgressCallback,
@@ -72,6 +72,11 @@ def prepared(outputs: PlatformOutputs) -> PlatformOutputs:
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return outputs
+
+
+def sweep_workdir(sweep_id: str) -> Path:
+    """A local sweep's directory in the platform home: trial files, the launcher log, held MLflow writes."""
+    return local_home() / "sweeps" / sweep_id
 
 
 def local_input(spec: SweepSpec, path: str) -> Path:
@@ -116,7 +121,7 @@ class LocalSweep:
         self.cost = cost
         self.total = spec.trial_budget()
         self.commit = git_commit(spec.code_dir())
-        self.workdir = local_home() / "sweeps" / self.sweep_id
+        self.workdir = sweep_workdir(self.sweep_id)
         self.checkpoints = _checkpoint_root(outputs, self.sweep_id)
         self.running: list[_Running] = []
         self.results: list[TrialResult] = []
@@ -132,7 +137,8 @@ class LocalSweep:
             sampler=sampler_for(spec),
             pruner=pruner_for(spec.early_termination),
         )
-        self.recorder = SweepRecorder(use_tracking(prepared(outputs)), outputs, spec, self.sweep_id)
+        journal = self.workdir / JOURNAL_NAME  # held writes survive the sweep giving up (`ml sweep replay`)
+        self.recorder = SweepRecorder(use_tracking(prepared(outputs)), outputs, spec, self.sweep_id, journal)
         self.outage = OutageWatch(
             self.recorder.holding, sweep_id=self.sweep_id, kept=f"{self.workdir}/trial-*/metrics.jsonl"
         )
@@ -311,7 +317,10 @@ class LocalSweep:
         self.running.remove(entry)
         seconds = process.billed_seconds
         model_uri = self.recorder.model_uri(entry.run_id) if state is TrialState.COMPLETED else None
-        utilization = finish_monitor(entry.monitor, self.recorder.client, entry.run_id)
+        # while the tracking server is away, the monitor's last publish and read would each wait the whole MLflow
+        # retry budget; its thread ends by itself (it cannot read the run), the trial's utilisation is not known
+        down = self.recorder.holding.down_since is not None
+        utilization = None if down else finish_monitor(entry.monitor, self.recorder.client, entry.run_id)
         failed = state is TrialState.FAILED
         result = TrialResult(
             trial_id=str(process.number),

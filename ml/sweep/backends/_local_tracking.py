@@ -92,8 +92,15 @@ def _safe(name: str) -> str:
 class SweepRecorder:
     """Writes one sweep to MLflow as it runs."""
 
-    def __init__(self, client: MlflowClient, outputs: PlatformOutputs, spec: SweepSpec, sweep_id: str) -> None:
-        self.holding = HoldingClient(client, outputs.tracking_uri)  # writes survive a tracking outage
+    def __init__(
+        self,
+        client: MlflowClient,
+        outputs: PlatformOutputs,
+        spec: SweepSpec,
+        sweep_id: str,
+        journal: Path | None = None,
+    ) -> None:
+        self.holding = HoldingClient(client, outputs.tracking_uri, journal)  # writes survive a tracking outage
         self.client = cast("MlflowClient", self.holding)
         self.outputs = outputs
         self.spec = spec

@@ -13,9 +13,10 @@ from urllib.parse import urlparse
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-from ml.sweep.backends._local_sweep import LocalSweep, local_input, prepared
+from ml.sweep.backends._local_sweep import LocalSweep, local_input, prepared, sweep_workdir
 from ml.sweep.backends._local_tracking import read_status
-from ml.sweep.backends.base import ProgressCallback, SweepBackend, SweepRun, SweepStatus, TrialResult
+from ml.sweep.backends._tracking_hold import JOURNAL_NAME, Replayed, replay_journal
+from ml.sweep.backends.base import ProgressCallback, SweepBackend, SweepRun, SweepState, SweepStatus, TrialResult
 from ml.sweep.compute import ComputeChoice
 from ml.sweep.cost import CostEstimate
 from ml.sweep.spec import SweepSpec
@@ -66,3 +67,25 @@ class LocalSweepBackend(SweepBackend):
                 f"see `ml sweep status {sweep_id}`"
             )
         return status.best
+
+    def replay(self, outputs: PlatformOutputs, sweep_id: str) -> Replayed | None:
+        """Send the MLflow writes the sweep held and could not send (its journal); None when it held none.
+
+        A sweep still running replays its own writes when the server returns, so it is left alone.
+        """
+        journal = sweep_workdir(sweep_id) / JOURNAL_NAME
+        if not journal.parent.is_dir():
+            raise UserError(
+                f"no local sweep '{sweep_id}' in {journal.parent.parent}: `ml sweep replay` sends what a sweep run "
+                f"on this machine (same ML_PLATFORM_HOME) held; `ml sweep status` shows the latest sweep's id"
+            )
+        if not journal.exists():
+            return None
+        client = use_tracking(prepared(outputs))
+        status, _ = read_status(client, sweep_id)
+        if status.state is SweepState.RUNNING:
+            raise UserError(
+                f"sweep '{sweep_id}' is still running: it sends its held writes itself when the tracking server "
+                f"answers (`ml sweep status {sweep_id}` shows how many it holds)"
+            )
+        return replay_journal(client, journal, outputs.tracking_uri)
