@@ -110,6 +110,9 @@ def monitor(
     labels_file: Path | None = typer.Option(
         None, "--labels", help="CSV/JSONL with request_id,label: adds the live metric"
     ),
+    ab_feedback: bool = typer.Option(
+        False, "--ab-feedback", help="Also store each labelled request's outcome (prediction right = 1) as A/B feedback"
+    ),
     tolerance: float = typer.Option(0.05, "--tolerance", help="Relative drop of the live metric that counts as drift"),
     alpha: float = typer.Option(0.05, "--alpha", help="Chance of any false alarm per window (Bonferroni-corrected)"),
     min_samples: int = typer.Option(100, "--min-samples", help="Fewer captured rows than this is 'not enough data'"),
@@ -143,6 +146,8 @@ def monitor(
         raise UserError(f"--alpha {alpha}: must be between 0 and 1")
     if min_samples < 1:
         raise UserError(f"--min-samples {min_samples}: must be at least 1")
+    if ab_feedback and labels_file is None:
+        raise UserError("--ab-feedback needs --labels FILE (request_id,label): the labels are the A/B outcomes")
     start, end = parse_window(since, window)
     labels = read_labels(labels_file) if labels_file is not None else None
     outputs = _outputs(stack, outputs_file)
@@ -173,6 +178,14 @@ def monitor(
         options=DriftOptions(alpha=alpha, min_samples=min_samples),
         tolerance=tolerance,
     )
+    if ab_feedback and labels is not None:
+        from ml.monitor.ab_feedback import feed, outcomes
+
+        stored, store_path = feed(home, endpoint, outcomes(records, labels, task=reference.task))
+        Console(stderr=True).print(
+            f"A/B feedback: {stored} labelled request(s) of endpoint '{endpoint}' stored in {store_path}",
+            highlight=False,
+        )
     stamp = dt.datetime.fromtimestamp(end, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = report_dir or home / "monitor" / f"{choice.name}-{choice.version}-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
