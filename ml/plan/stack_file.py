@@ -44,12 +44,25 @@ def find_project_dir(start: Path | None = None) -> Path:
 
 
 def _load_yaml(text: str, source: str) -> Any:
+    """The document's data; a key written twice in one mapping is refused with its line.
+
+    Why: PyYAML keeps the last of two equal keys silently (two ``blue:`` colours, two
+    ``mlops:budget:`` sections), where the Pulumi CLI refuses the file; the offline plan and
+    preflight must not read a different config from the one `pulumi up` would reject.
+    """
+    from ml.contract.validation import YamlDocument
+
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise UserError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if isinstance(data, dict):
+        document = YamlDocument(text, kind="stack file", source=source, expected="config:")
+        if document.problems:
+            raise document.error(document.problems)
+    return data
 
 
 def available_stacks(project_dir: Path) -> list[str]:

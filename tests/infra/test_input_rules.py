@@ -270,3 +270,21 @@ def test_misspelt_nested_keys_name_the_closest(stack: str, changes: dict[str, An
     typo = next(iter(changes))
     written = "mlops:" + typo.replace(".0.", "[0].")
     assert f"{written} is not a known setting (typo?); did you mean {meant}?" in _message(stack, changes)
+
+
+def test_a_key_written_twice_in_the_stack_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Two `blue:` colours: PyYAML would keep the last silently; the stack reader refuses, as Pulumi does."""
+    from ml.plan.stack_file import read_stack_config
+
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    text = (PROJECT_DIR / "Pulumi.dev-k8s.yaml").read_text()
+    at = text.index("      blue:")
+    (tmp_path / "Pulumi.twice.yaml").write_text(text[:at] + "      blue:\n        weight: 0\n" + text[at:])
+    line = text[:at].count("\n") + 3
+
+    with pytest.raises(UserError) as caught:
+        read_stack_config(tmp_path, "twice")
+    assert (
+        f"line {line}, config.mlops:kubernetes.colours.blue: duplicate key 'blue' "
+        "(YAML would silently keep only the last one)"
+    ) in str(caught.value)
