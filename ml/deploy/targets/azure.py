@@ -43,8 +43,11 @@ from ml.azure import (
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.contract.monitoring import azure_data_collector
+from ml.deploy.spec import RolloutSpec
+from ml.deploy.spec_decide import ABTest
 from ml.deploy.target import DeploymentError, DeploymentInfo, DeploymentMetrics, DeploymentTarget, ModelRef, Traffic
 from ml.deploy.targets import azure_monitor
+from ml.deploy.targets._capture_assignments import CaptureAssignments
 
 NEEDED_FOR = "the Azure rollout target (`ml deploy`)"
 TAG_MODEL = "ml.deploy.model"
@@ -93,6 +96,10 @@ class AzureTarget(DeploymentTarget):
 
     kind = "azure"
     supports_mirror = True
+    # The endpoint splits each request by weight and has no session affinity: a caller can only choose a
+    # deployment itself (header ``azureml-model-deployment``), which is not an assignment. Cookie/header refused.
+    assignments = frozenset({"random"})
+    request_log = True  # the data collector's records name each request's deployment (needs mlops:monitoring)
     max_arms = 10  # an endpoint's traffic map names any of its deployments (Azure allows 20 per endpoint)
 
     def __init__(
@@ -103,6 +110,7 @@ class AzureTarget(DeploymentTarget):
         connection: AzureConnection | None = None,
         poll_seconds: float = 10.0,
         refresh_seconds: float = 15.0,
+        capture_client: Any = None,
     ) -> None:
         super().__init__(outputs, endpoint)
         self.workspace = workspace_of(outputs, needed_for=NEEDED_FOR)
@@ -112,6 +120,8 @@ class AzureTarget(DeploymentTarget):
         self.client = ml_client(self.workspace, self.connection)
         self.arm = ArmClient(self.connection)
         self._pollers: dict[str, Any] = {}
+        self._capture_client = capture_client  # a blob ContainerClient (default: built with the Azure credential)
+        self._assignments: CaptureAssignments | None = None
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
         missing = (
             f"online endpoint '{endpoint}' does not exist in workspace '{self.workspace.workspace_name}' "
@@ -237,6 +247,33 @@ class AzureTarget(DeploymentTarget):
             found.traffic = {k: int(v) for k, v in weights.items()}
             found.mirror_traffic = {k: int(v) for k, v in (mirror or {}).items()}
             self.client.online_endpoints.begin_create_or_update(found).result()
+
+    def preflight(self, spec: RolloutSpec, *, instance_type: str, instance_count: int) -> None:
+        """Refuse a feedback A/B test when no data collector records which deployment served a request."""
+        if isinstance(spec.strategy, ABTest) and spec.strategy.outcome == "feedback" and self._collector_off():
+            raise UserError(
+                f"strategy.outcome feedback on the azure target joins fed-back request ids to deployments through "
+                f"the data collector's records, and stack '{self.outputs.stack}' collects nothing: enable "
+                f"`mlops:monitoring` and run `pulumi up`; or use outcome errors"
+            )
+
+    def _collector_off(self) -> bool:
+        monitoring = self.outputs.monitoring
+        return monitoring is None or not monitoring.enabled
+
+    def read_assignments(self, since: float) -> dict[str, str]:
+        """Request id (the collector's ``correlationid``) -> deployment, from the data collector's blobs."""
+        monitoring = self.outputs.monitoring
+        if monitoring is None or not monitoring.enabled:
+            raise UserError(
+                f"stack '{self.outputs.stack}' has no data collector (mlops:monitoring) to attribute requests"
+            )
+        if self._assignments is None:
+            self._assignments = CaptureAssignments(
+                monitoring.capture_uri, endpoint=self.endpoint, deployments=self.colours(),
+                region=self.outputs.region, client=self._capture_client,
+            )  # fmt: skip
+        return self._assignments.read(since)
 
     def read_metrics(self, name: str, since: float) -> DeploymentMetrics:
         def read() -> DeploymentMetrics:
