@@ -13,7 +13,13 @@ request as the client saw it), ``DownstreamStatus``.
 
 Sticky assignment: Traefik's weighted service pins a client to one child service with a cookie
 (`sticky_cookie`); the cookie's value is Traefik's hash of the child, set on the first answer.
-It has no sticky-by-header for weighted services, so the local target refuses ``{header: ...}``.
+Nothing in Traefik 3.x pins by a header at the weighted service (checked against the 3.7 service
+reference): ``sticky`` takes only ``cookie``; the ``hrw`` load-balancer strategy hashes the client
+IP, not a header, and picks among one service's servers, not between weighted services; a router's
+``HeaderRegexp`` matches header *values*, so splitting arbitrary user ids by it would give neither
+the spec's split nor a stable hash. So the local target refuses ``{header: ...}`` (its
+``assignments`` are ``random`` and ``cookie``) before anything is created, and the message names
+cookie as what works locally; Kubernetes pins by header through the route's session persistence.
 """
 
 from __future__ import annotations
