@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,48 +141,63 @@ def test_hyperband_on_azure_is_refused_naming_the_closest_policy(tmp_path: Path)
         azure_refuse(spec, azure_tests.outputs_for(None))
 
 
-LOG_MODEL = """
-import time
-from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import GradientBoostingClassifier
-from ml.sweep import trial
-x, y = load_breast_cancer(return_X_y=True)
-model = GradientBoostingClassifier(n_estimators=20).fit(x, y)
-started = time.perf_counter()
-uri = trial.log_model(model, x)
-print("seconds", time.perf_counter() - started, uri)
-"""
-
-
 def test_log_model_logs_signature_and_the_specs_requirements(
     mlflow_sqlite_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri)
+    """In this process (a trial's process was only isolation; it cost a minute of imports under load)."""
+    import mlflow
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from ml.sweep import trial
+
     client = MlflowClient(tracking_uri=mlflow_sqlite_uri)
     experiment = client.create_experiment("log-model", artifact_location=(tmp_path / "artifacts").as_uri())
     run = client.create_run(experiment)
     requirements = ["scikit-learn>=1.6", "skops>=0.10"]
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": mlflow_sqlite_uri,
-        "MLFLOW_RUN_ID": run.info.run_id,
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "ML_TRIAL_PIP_REQUIREMENTS": json.dumps(requirements),
-    }
-    done = subprocess.run([sys.executable, "-c", LOG_MODEL], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    models = client.search_logged_models(
-        experiment_ids=[experiment], filter_string=f"source_run_id = '{run.info.run_id}'"
-    )
-    assert len(models) == 1
-    import mlflow
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri)
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)  # as the sweep starts a trial
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("ML_TRIAL_PIP_REQUIREMENTS", json.dumps(requirements))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_sqlite_uri)
+    try:
+        x, y = load_breast_cancer(return_X_y=True)
+        model = GradientBoostingClassifier(n_estimators=5, subsample=0.8, random_state=0).fit(x, y)
+        uri = trial.log_model(model, x)
+        assert os.environ["MLFLOW_RUN_ID"] == run.info.run_id  # kept for a later call (log_dataset, a reference)
+        models = client.search_logged_models(
+            experiment_ids=[experiment], filter_string=f"source_run_id = '{run.info.run_id}'"
+        )
+        assert len(models) == 1 and uri == models[0].model_uri
+        info = mlflow.models.get_model_info(uri)
+        assert info.signature is not None and info.signature.inputs.input_names() is not None
+        flavor = info.flavors["sklearn"]
+        assert flavor["serialization_format"] == "skops"
+        assert "sklearn.tree._tree.Tree" in flavor["skops_trusted_types"]  # the model's own types, read off it
+        local = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model")))
+        lines = (local / "requirements.txt").read_text().split()
+        assert lines[0].startswith("mlflow==") and lines[1:] == requirements  # no inferred dependency
+        loaded = mlflow.sklearn.load_model(uri)  # skops loads it trusting exactly those types
+        assert (loaded.predict(x[:20]) == model.predict(x[:20])).all()
+        assert client.get_run(run.info.run_id).info.status == "FINISHED"
+    finally:
+        mlflow.set_tracking_uri(previous)
 
-    info = mlflow.models.get_model_info(models[0].model_uri)
-    assert info.signature is not None and info.signature.inputs.input_names() is not None
-    local = Path(mlflow.artifacts.download_artifacts(models[0].model_uri, dst_path=str(tmp_path / "model")))
-    lines = (local / "requirements.txt").read_text().split()
-    assert lines[0].startswith("mlflow==") and lines[1:] == requirements  # no inferred dependency
-    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+
+def test_model_types_cover_what_skops_would_not_trust() -> None:
+    import skops.io  # type: ignore[import-untyped]
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ml.sweep.trial import model_types
+
+    x, y = load_diabetes(return_X_y=True)
+    model = make_pipeline(StandardScaler(), GradientBoostingRegressor(n_estimators=3, random_state=0)).fit(x, y)
+    untrusted = set(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    assert untrusted and untrusted <= set(model_types(model))
 
 
 def test_a_failed_trial_state_reads_back() -> None:
@@ -290,3 +303,10 @@ def test_status_says_why_utilisation_could_not_be_read(outputs: PlatformOutputs,
     status = with_utilization(SweepStatus(sweep_id="s-1", backend="local", state=SweepState.RUNNING, total=1), broken)
     assert status.utilization is None and status.message is not None
     assert status.message.startswith(f"utilisation not read from {uri}: ")
+
+
+def test_the_warm_launcher_preloads_a_trials_end_with_mlflow() -> None:
+    from ml.sweep.backends._warm_launcher import TRIAL_END_PRELOAD, preload_for
+
+    assert TRIAL_END_PRELOAD in preload_for(["scikit-learn>=1.6", "mlflow>=3.1"], None)
+    assert TRIAL_END_PRELOAD not in preload_for(["scikit-learn>=1.6"], None)

@@ -44,7 +44,9 @@ from typing import IO, Any
 
 LAUNCHER_MODULE = "ml.sweep.backends._warm_launcher"
 ALWAYS_PRELOAD = ("ml.sweep.trial",)
+TRIAL_END_PRELOAD = "ml.sweep._trial_end"  # what `trial.log_model` imports at a trial's end, with MLflow
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 
 
 # --- no trial outlives its sweep ----------------------------------------------------------------
@@ -61,7 +63,7 @@ def _prctl() -> Any:
         return None
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, signum: int = signal.SIGKILL) -> None:
     """In a child: be SIGKILLed when ``parent`` (the process that started it) dies, however it dies.
 
     Why: each trial runs in its own session so the sweep can stop it as a group, which also means
@@ -73,16 +75,55 @@ def die_with_parent(parent: int) -> None:
     prctl = _prctl()
     if prctl is None:
         return
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
     if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signum)
 
 
-def parent_death_hook() -> Any:
+def parent_death_hook(signum: int = signal.SIGKILL) -> Any:
     """A ``preexec_fn`` for `subprocess.Popen` that arms `die_with_parent` for the calling process."""
     _prctl()
     parent = os.getpid()
-    return lambda: die_with_parent(parent)
+    return lambda: die_with_parent(parent, signum)
+
+
+def _become_subreaper() -> None:
+    """In the launcher: orphans of its trials (a dead trial's data loader) become its children, not init's."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def kill_trial_trees(groups: Iterable[int]) -> int:
+    """SIGKILL every descendant of this process and every process in the trials' groups; how many.
+
+    Why a scan of ``/proc`` and not ``killpg`` alone: a trial's child may have started a session of
+    its own (it left the group but is still a descendant), and a group whose processes have all
+    gone may have its number reused by an unrelated process (only live members are killed).
+    """
+    wanted, me = set(groups), os.getpid()
+    parents: dict[int, int] = {}
+    members: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            if int(fields[2]) in wanted:
+                members.add(int(entry.name))
+    found: set[int] = set()
+    frontier = {me}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    killed = 0
+    for pid in (found | members) - {me}:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+    return killed
 
 
 # --- the sweep's side ---------------------------------------------------------------------------
@@ -103,11 +144,18 @@ def warm_target(argv: list[str], cwd: Path) -> list[str] | None:
 class WarmLauncher:
     """The launcher process of one sweep, and the pids and exit codes of the trials it forked."""
 
-    def __init__(self, requirements: Iterable[str] | None, script: Path | None, *, cwd: Path, log: Path) -> None:
-        """Start the launcher; it works out what to preload (`preload_for`) and imports it in the background."""
+    def __init__(
+        self, requirements: Iterable[str] | None, script: Path | None, *, cwd: Path, log: Path, warm: bool = True
+    ) -> None:
+        """Start the launcher; when ``warm`` it works out what to preload (`preload_for`) and imports it.
+
+        Not warm, it preloads nothing and only ``exec`` s trials (`launch` with ``run_exec``): the
+        sweep still gets a process that outlives it long enough to kill every trial's process group.
+        """
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = log.open("ab")
-        plan = {"requirements": list(requirements or ()), "script": str(script) if script else None}
+        self.warm = warm
+        plan = {"requirements": list(requirements or ()), "script": str(script) if script else None, "warm": warm}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", LAUNCHER_MODULE, json.dumps(plan)],
             cwd=cwd,
@@ -115,7 +163,7 @@ class WarmLauncher:
             stdout=subprocess.PIPE,
             stderr=self._log,
             start_new_session=True,
-            preexec_fn=parent_death_hook(),  # the launcher dies with the sweep (and its trials with it)
+            preexec_fn=parent_death_hook(signal.SIGTERM),  # the sweep's death: kill every trial's group, then exit
         )
         self._lock = threading.Condition()
         self._pids: dict[str, int] = {}
@@ -126,10 +174,12 @@ class WarmLauncher:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def launch(self, key: str, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path) -> None:
-        """Ask for a fork; the pid and the exit code arrive later (`pid`, `exit_code`)."""
+    def launch(
+        self, key: str, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path, run_exec: bool = False
+    ) -> None:
+        """Ask for a fork (that ``exec`` s ``argv`` when ``run_exec``); pid and exit code arrive later."""
         assert self._proc.stdin is not None
-        request = {"key": key, "argv": argv, "cwd": str(cwd), "env": dict(env), "log": str(log)}
+        request = {"key": key, "argv": argv, "cwd": str(cwd), "env": dict(env), "log": str(log), "exec": run_exec}
         self._proc.stdin.write((json.dumps(request) + "\n").encode())
         self._proc.stdin.flush()
 
@@ -197,6 +247,8 @@ def preload_for(requirements: Iterable[str] | None, script: Path | None) -> list
     tops = {top for top, dists in provided.items() if any(_normal(d) in wanted for d in dists)}
     tops.discard("tests")
     modules = sorted(top for top in tops if not top.startswith("_"))
+    if "mlflow" in tops:
+        modules.append(TRIAL_END_PRELOAD)
     if script is not None and script.is_file():
         try:
             tree = ast.parse(script.read_text())
@@ -241,11 +293,11 @@ def _run_trial(request: dict[str, Any]) -> None:
     """In the forked child: become the trial, run its script, exit with its code. Never returns."""
     code = 1
     try:
-        die_with_parent(request["launcher"])
-        signal.set_wakeup_fd(-1)
-        os.setsid()
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
+        die_with_parent(request["launcher"])
+        signal.set_wakeup_fd(-1)
+        os.setsid()  # its own process group: a stop, and the sweep's death, reach whatever it starts
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -258,6 +310,13 @@ def _run_trial(request: dict[str, Any]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        if request.get("exec"):
+            try:
+                os.execvpe(request["argv"][0], request["argv"], request["env"])  # noqa: S606 (argv, like Popen)
+            except OSError as exc:
+                print(f"cannot start {request['argv'][0]}: {exc}", file=sys.stderr)
+                code = 127
+                return
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # a fresh process would not share the launcher's stream
         code = _run_main(list(request["argv"]), request["cwd"])
@@ -308,15 +367,27 @@ def _exit_code(value: object) -> int:
     return 1
 
 
+_CHILDREN: dict[int, str] = {}
+"""The launcher's live trials (pid = process group) by key."""
+
+
+def _on_sweep_death(signum: int, frame: object) -> None:
+    """The sweep died (parent-death SIGTERM): every trial, and all they started, dies with it."""
+    kill_trial_trees(_CHILDREN)
+    os._exit(128 + signum)
+
+
 def _serve(plan: dict[str, Any]) -> None:
-    _preload(plan)
+    _become_subreaper()
+    if plan.get("warm", True):
+        _preload(plan)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
     stdin = sys.stdin.fileno()
     out: IO[str] = sys.stdout
-    children: dict[int, str] = {}
+    children = _CHILDREN
     buffer = b""
     open_input = True
     while open_input or children:
@@ -326,8 +397,9 @@ def _serve(plan: dict[str, Any]) -> None:
                 os.read(wake_r, 4096)
         if stdin in readable:
             chunk = os.read(stdin, 65536)
-            if not chunk:
+            if not chunk:  # the sweep is done (its trials stopped): nothing they started outlives it
                 open_input = False
+                kill_trial_trees(children)
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
@@ -357,4 +429,5 @@ def _serve(plan: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the sweep, which stops the trials
+    signal.signal(signal.SIGTERM, _on_sweep_death)
     _serve(json.loads(sys.argv[1]))
