@@ -16,7 +16,7 @@ import pytest
 
 from ml.contract import MonitoringRef
 from ml.contract.errors import UserError
-from ml.deploy.spec import parse_spec
+from ml.deploy.spec import RolloutSpec, parse_spec
 from ml.deploy.spec_decide import StickyAssignment
 from ml.platform.capture import CaptureWriter, Pending
 from tests.deploy.test_kubernetes_target import BLUE, GREEN, HEALTHY, MODEL, NS, ROUTE, World, world  # noqa: F401
@@ -30,7 +30,7 @@ def _rule(world: World) -> dict:  # noqa: F811
     return world.kube.routes[(NS, ROUTE)]["spec"]["rules"][0]
 
 
-def _ab_spec(assignment: str, outcome: str = "errors") -> object:
+def _ab_spec(assignment: str, outcome: str = "errors") -> RolloutSpec:
     return parse_spec(
         f"model: models:/{MODEL}@challenger\nbake_time: 0\nhealth_timeout: 5s\ngates: {{min_requests: 0}}\n"
         f"strategy: {{type: ab, split: [50, 50], assignment: {assignment}, outcome: {outcome}, duration: 0.3, "
