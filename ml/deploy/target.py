@@ -236,7 +236,11 @@ class DeploymentTarget(ABC):
         self.set_traffic(weights, {})
 
     def read_assignments(self, since: float) -> dict[str, str]:
-        """Request id -> the deployment that served it, for requests since ``since`` (``request_log`` targets)."""
+        """Request id -> the deployment that served it, for requests since ``since`` (``request_log`` targets).
+
+        Each target reads a record the platform really keeps: the local proxy's access log, the Kubernetes
+        pods' capture records, Azure's data collector events (`ml.deploy.targets._capture_assignments`).
+        """
         raise UserError(f"the {self.kind} target does not record which deployment served each request id")
 
     @abstractmethod

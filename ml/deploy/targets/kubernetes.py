@@ -20,6 +20,10 @@ What each engine call does here:
   lists) guarded by ``resourceVersion``, then -- when the gateway reports route status -- waits for
   ``Accepted`` and ``ResolvedRefs`` True at the route's new generation;
 - ``read_metrics``: the gateway's per-colour counts and latency from Prometheus (`_prometheus`);
+- ``set_assignment`` (A/B): the same patch with the rule's ``sessionPersistence`` (Cookie or Header,
+  `_k8s_route`) for a sticky split; ``preflight`` dry-runs it, since standard-channel CRDs prune it;
+- ``read_assignments`` (A/B feedback): request id -> colour from the pods' capture records
+  (`_capture_assignments`); needs ``serving.server: platform`` and ``mlops:monitoring``;
 - ``delete_deployment``: scale to 0 and delete the HPA; the Deployment and Service stay (free);
 - ``supports_mirror = False``: Gateway API's ``RequestMirror`` filter is Extended support, mirrors a
   whole rule rather than a percentage on most gateways (``percent`` is newer than v1.0), would add
