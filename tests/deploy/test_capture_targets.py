@@ -116,6 +116,9 @@ def test_azure_feedback_is_attributed_from_the_data_collectors_blobs(
         f"{base}/{azure_world.ENDPOINT}/green/model_inputs/{hour}/b.jsonl": _collector_event(
             "c3", "green", now
         ).encode(),
+        f"{base}/{azure_world.ENDPOINT}/green-arm3/model_inputs/{hour}/d.jsonl": _collector_event(
+            "c4", "green-arm3", now
+        ).encode(),  # a third A/B arm: any deployment of the endpoint counts
         f"{base}/other-endpoint/green/model_inputs/{hour}/c.jsonl": _collector_event("x1", "green", now).encode(),
     }
     capture = fake_blobs.container_url("azureml") + f"/{base}/"
@@ -126,7 +129,7 @@ def test_azure_feedback_is_attributed_from_the_data_collectors_blobs(
         capture_client=ContainerClient.from_container_url(fake_blobs.container_url("azureml")),
     )  # fmt: skip
     try:
-        assert target.read_assignments(now - 60) == {"c1": "blue", "c2": "blue", "c3": "green"}
+        assert target.read_assignments(now - 60) == {"c1": "blue", "c2": "blue", "c3": "green", "c4": "green-arm3"}
     finally:
         target.close()
     listings = [path for path in fake_blobs.requests if "comp=list" in path]

@@ -36,7 +36,7 @@ class CaptureAssignments:
         uri: str,
         *,
         endpoint: str,
-        deployments: Collection[str],
+        deployments: Collection[str] | None = None,
         region: str,
         client: Any = None,
         lag: float = 300.0,
@@ -46,7 +46,7 @@ class CaptureAssignments:
             location = dataclasses.replace(location, prefix=f"{location.prefix}{endpoint}/")  # list one endpoint only
         self.location = location
         self.endpoint = endpoint
-        self.deployments = set(deployments)
+        self.deployments = None if deployments is None else set(deployments)  # None: any deployment of endpoint
         self.region = region
         self.client = client
         self.lag = lag
@@ -64,7 +64,7 @@ class CaptureAssignments:
             self.location, since=start, until=now + 60, endpoint=self.endpoint, region=self.region, client=self.client
         )
         for record in records:
-            if record.deployment in self.deployments:
+            if self.deployments is None or record.deployment in self.deployments:
                 self._seen[record.request_id] = (record.timestamp, record.deployment)
         self._read_from = since if self._read_from is None else min(self._read_from, since)
         self._read_until = now

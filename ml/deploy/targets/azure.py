@@ -270,8 +270,8 @@ class AzureTarget(DeploymentTarget):
             )
         if self._assignments is None:
             self._assignments = CaptureAssignments(
-                monitoring.capture_uri, endpoint=self.endpoint, deployments=self.colours(),
-                region=self.outputs.region, client=self._capture_client,
+                monitoring.capture_uri, endpoint=self.endpoint, region=self.outputs.region,
+                client=self._capture_client,  # every deployment of the endpoint: A/B arms beyond the two colours too
             )  # fmt: skip
         return self._assignments.read(since)
 
