@@ -203,6 +203,20 @@ def _store(location: CaptureLocation, *, region: str, client: Any) -> _Store:
     return _Blobs(location, client)
 
 
+def capture_store(location: CaptureLocation, *, region: str = "us-east-1", client: Any = None) -> _Store:
+    """The storage of a capture root, for a reader that keeps what it read (``list_keys``, ``lines(key)``).
+
+    Why public: an A/B test's attribution (`ml.deploy.targets._capture_assignments`) looks every few
+    seconds and reads each immutable object once; `read_capture` reads a whole window every call.
+    """
+    return _store(location, region=region, client=client)
+
+
+def key_in_window(key: str, since: float, until: float) -> bool:
+    """False only for keys whose ``/YYYY/MM/DD/HH/`` hour lies wholly outside [since, until]."""
+    return _hour_in_window(key, since, until)
+
+
 def read_capture(
     location: CaptureLocation,
     *,
