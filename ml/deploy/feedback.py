@@ -151,3 +151,28 @@ def feedback_app(store: FeedbackStore) -> Any:
         return JSONResponse({"ok": True})
 
     return Starlette(routes=[Route("/feedback", post, methods=["POST"]), Route("/health", health)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ml.deploy.feedback --home DIR --endpoint NAME --port N``: the feedback server `ml platform up` runs.
+
+    Why a module entry point: the local platform starts it as a background process beside the
+    tracking server and routes the proxy's ``/feedback`` to it (`ml.platform.local`); the process
+    serves the same `feedback_app` over the same store `ml deploy feedback serve` and the engine use.
+    """
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Serve POST /feedback into an endpoint's A/B feedback store.")
+    parser.add_argument("--home", type=Path, required=True, help="The platform home (the store is under feedback/)")
+    parser.add_argument("--endpoint", default="local")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    store = FeedbackStore.for_endpoint(args.home, args.endpoint)
+    uvicorn.run(feedback_app(store), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

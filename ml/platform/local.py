@@ -9,7 +9,10 @@ What `up` starts, each in its own session so it outlives the command:
 - the endpoint's proxy, Traefik (`ml.platform.proxy`), on two more free ports (users' entrypoint,
   and its API/metrics); it reloads its traffic map from ``<home>/proxy/dynamic.yml``, and any
   deployment in that map whose model server is not running is started again and re-pointed, so
-  `down` then `up` brings the endpoint back as it was.
+  `down` then `up` brings the endpoint back as it was;
+- the A/B feedback server (``python -m ml.deploy.feedback``, the app `ml deploy feedback serve`
+  runs) on one more free port, writing ``<home>/feedback/local.jsonl``; the proxy routes
+  ``POST <endpoint>/feedback`` to it, so callers feed outcomes back where they score.
 
 Then it writes ``<home>/outputs.json`` (a `PlatformOutputs` with cloud ``local``, the server's URL
 as tracking URI and the proxy as the endpoint's scoring URI), which every ``--stack local``
@@ -20,6 +23,7 @@ command reads. `down` stops exactly the processes recorded under ``<home>`` and 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +38,7 @@ from ml.tracking import use_tracking
 
 MLFLOW = "mlflow"
 PROXY = proxy.PROXY
+FEEDBACK = proxy.FEEDBACK
 ENDPOINT_NAME = "local"
 
 
@@ -66,7 +71,18 @@ class PlatformStatus:
 def _health_url(name: str, record: ProcessRecord) -> str:
     if name == PROXY:
         return proxy.health_url(record)
-    return f"{record.url}/health" if name == MLFLOW else f"{record.url}/ping"
+    return f"{record.url}/health" if name in (MLFLOW, FEEDBACK) else f"{record.url}/ping"
+
+
+def _start_feedback(layout: Layout) -> ProcessRecord:
+    """The A/B feedback server (`ml.deploy.feedback.main`) on a free port; the proxy routes /feedback to it."""
+    port = free_port()
+    argv = [sys.executable, "-m", "ml.deploy.feedback", "--home", str(layout.home), "--endpoint", ENDPOINT_NAME]
+    argv += ["--port", str(port)]
+    record = spawn(FEEDBACK, argv, log=layout.logs / "feedback.log", env=venv_env(), cwd=layout.home)
+    record.port, record.url = port, f"http://127.0.0.1:{port}"
+    record.save(layout.service_record(FEEDBACK))
+    return record
 
 
 def _start_mlflow(layout: Layout) -> ProcessRecord:
@@ -111,12 +127,16 @@ def _healthy_service(layout: Layout, name: str) -> ProcessRecord | None:
     return None
 
 
-def _restore_deployments(layout: Layout, outputs: PlatformOutputs, *, timeout: float) -> list[str]:
-    """Start a model server again for every deployment in the proxy's map whose process is gone."""
+def _restore_deployments(
+    layout: Layout, outputs: PlatformOutputs, *, timeout: float, feedback: str | None = None
+) -> list[str]:
+    """Route /feedback to this run's feedback server; restart the model server of each deployment that is gone."""
     tracking_uri = outputs.tracking_uri
     endpoint = proxy.Proxy.connect(layout)
     try:
         endpoint.wait_loaded(timeout)
+        if endpoint.state().feedback != feedback:
+            endpoint.set_feedback(feedback)
         return _restart_missing(layout, outputs, endpoint, tracking_uri=tracking_uri, timeout=timeout)
     finally:
         endpoint.close()
@@ -155,7 +175,7 @@ def up(layout: Layout | None = None, *, timeout: float = 120.0) -> PlatformStatu
     layout = layout or Layout.current()
     layout.home.mkdir(parents=True, exist_ok=True)
     records: dict[str, ProcessRecord] = {}
-    for name, starter in ((MLFLOW, _start_mlflow), (PROXY, proxy.start)):
+    for name, starter in ((MLFLOW, _start_mlflow), (PROXY, proxy.start), (FEEDBACK, _start_feedback)):
         existing = _healthy_service(layout, name)
         if existing is not None:
             records[name] = existing
@@ -180,7 +200,7 @@ def up(layout: Layout | None = None, *, timeout: float = 120.0) -> PlatformStatu
     tmp = layout.outputs.with_suffix(".tmp")
     tmp.write_text(json.dumps(outputs.model_dump(mode="json"), indent=2))
     tmp.replace(layout.outputs)
-    _restore_deployments(layout, outputs, timeout=timeout)
+    _restore_deployments(layout, outputs, timeout=timeout, feedback=records[FEEDBACK].url)
     return status(layout)
 
 
@@ -191,7 +211,7 @@ def down(layout: Layout | None = None) -> list[str]:
     for name, record in model_server.all_records(layout).items():
         if stop(record):
             stopped.append(f"deployment {name}")
-    for name in (PROXY, MLFLOW):
+    for name in (FEEDBACK, PROXY, MLFLOW):
         service = ProcessRecord.load(layout.service_record(name))
         if service is not None and stop(service):
             stopped.append(name)
@@ -204,7 +224,7 @@ def status(layout: Layout | None = None) -> PlatformStatus:
     """What runs, whether it answers, and the endpoint's traffic map as the proxy serves it."""
     layout = layout or Layout.current()
     services = []
-    for name in (MLFLOW, PROXY):
+    for name in (MLFLOW, PROXY, FEEDBACK):
         record = ProcessRecord.load(layout.service_record(name))
         if record is None:
             services.append(ServiceStatus(name, None, None, alive=False, healthy=False))
@@ -212,6 +232,11 @@ def status(layout: Layout | None = None) -> PlatformStatus:
         alive = record.alive()
         healthy = alive and record.url is not None and http_ok(_health_url(name, record))
         services.append(ServiceStatus(name, record.pid, record.url, alive=alive, healthy=healthy))
+    proxy_url = next((s.url for s in services if s.name == PROXY), None)
+    for service in services:  # users post feedback through the proxy, where they score
+        if service.name == FEEDBACK and proxy_url:
+            service.detail = {"direct": service.url}
+            service.url = f"{proxy_url}{proxy.FEEDBACK_PATH}"
     for name, record in model_server.all_records(layout).items():
         alive = record.alive()
         healthy = alive and model_server.healthy(record)

@@ -23,6 +23,9 @@ Files under ``<home>/proxy/``:
   the deployments with traffic, a ``mirroring`` service ``endpoint`` over ``live`` while a mirror is
   set, and one router with the retry middleware, so a request that found a dead server is replayed
   on another live colour and the failure (a 502) counts against the dead one.
+  When `ml platform up` runs the A/B feedback server, a ``feedback`` service and a router for
+  ``Path(/feedback)`` (above the endpoint's catch-all) send users' ``POST /feedback`` to it, on the
+  same address they score at.
 
 A change is acknowledged only when Traefik's API serves it (`Proxy.apply` polls it), never
 assumed from the file; the live state (`Proxy.state`) is read from the API, so `ml platform status`
@@ -49,8 +52,9 @@ from ml.platform.process import ProcessRecord, free_port, log_tail, spawn, venv_
 from ml.platform.proxy_access import access_log_config, sticky_cookie
 
 PROXY = "proxy"
-LIVE, ENDPOINT, RETRY = "live", "endpoint", "retry"
-RESERVED = frozenset({LIVE, ENDPOINT})
+LIVE, ENDPOINT, RETRY, FEEDBACK = "live", "endpoint", "retry", "feedback"
+RESERVED = frozenset({LIVE, ENDPOINT, FEEDBACK})
+FEEDBACK_PATH = "/feedback"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 PROVIDER = "@file"
 # Fine buckets where model servers answer (2-50 ms) so the bucketed p95 stays close to the exact one.
@@ -137,6 +141,12 @@ def dynamic_config(state: EndpointState) -> dict[str, Any]:
     # answering), which Traefik reports as its own 502; a model server never answers 502 itself.
     retry = {"attempts": RETRY_ATTEMPTS, "retryNonIdempotentMethod": True, "status": ["502"]}
     http: dict[str, Any] = {"middlewares": {RETRY: {"retry": retry}}}
+    routers: dict[str, Any] = {}
+    if state.feedback:  # POST /feedback on the users' address, served whether or not a deployment is live
+        services[FEEDBACK] = {"loadBalancer": {"servers": [{"url": state.feedback}]}}
+        routers[FEEDBACK] = {
+            "entryPoints": ["web"], "rule": f"Path(`{FEEDBACK_PATH}`)", "service": FEEDBACK, "priority": 1000,
+        }  # fmt: skip
     if services:  # Traefik refuses an empty `services:` map, and then the whole file
         http["services"] = services
     live = [{"name": name, "weight": weight} for name, weight in sorted(state.weights.items()) if weight > 0]
@@ -149,9 +159,14 @@ def dynamic_config(state: EndpointState) -> dict[str, Any]:
         if mirrors:
             services[ENDPOINT] = {"mirroring": {"service": LIVE, "mirrors": mirrors}}
             entry = ENDPOINT
-        http["routers"] = {
-            ENDPOINT: {"entryPoints": ["web"], "rule": "PathPrefix(`/`)", "service": entry, "middlewares": [RETRY]}
+        routers[ENDPOINT] = {
+            "entryPoints": ["web"],
+            "rule": "PathPrefix(`/`)",
+            "service": entry,
+            "middlewares": [RETRY],
         }
+    if routers:
+        http["routers"] = routers
     return {"http": http}
 
 
@@ -185,10 +200,12 @@ class EndpointState:
     """Per deployment: ``UP``, ``DOWN`` or ``unknown`` (Traefik checks only servers that a router uses)."""
     sticky_cookie: str | None = None
     """The cookie that pins a user to one deployment of the split (an A/B test's sticky assignment)."""
+    feedback: str | None = None
+    """The A/B feedback server the proxy routes ``POST /feedback`` to (`ml platform up` starts it)."""
 
     def same_map(self, other: EndpointState) -> bool:
-        mine = (self.deployments, self.weights, self.mirror, self.sticky_cookie)
-        return mine == (other.deployments, other.weights, other.mirror, other.sticky_cookie)
+        mine = (self.deployments, self.weights, self.mirror, self.sticky_cookie, self.feedback)
+        return mine == (other.deployments, other.weights, other.mirror, other.sticky_cookie, other.feedback)
 
     def traffic(self) -> dict[str, Any]:
         return {"weights": dict(self.weights), "mirror": dict(self.mirror)}
@@ -295,11 +312,14 @@ class Proxy:
         """What Traefik serves now, from its API (not from the file we wrote)."""
         deployments, health, weights, mirror = {}, {}, {}, {}
         sticky: str | None = None
+        feedback: str | None = None
         for service in self._get("/api/http/services?per_page=1000"):
             if service.get("provider") != "file":
                 continue
             name = str(service.get("name", "")).removesuffix(PROVIDER)
-            if "loadBalancer" in service and name not in RESERVED:
+            if name == FEEDBACK:
+                feedback = ((service.get("loadBalancer") or {}).get("servers") or [{}])[0].get("url")
+            elif "loadBalancer" in service and name not in RESERVED:
                 servers = service["loadBalancer"].get("servers") or []
                 if servers:
                     url = servers[0]["url"]
@@ -310,7 +330,7 @@ class Proxy:
                 sticky = ((service["weighted"].get("sticky") or {}).get("cookie") or {}).get("name")
             elif name == ENDPOINT:
                 mirror = {str(m["name"]): int(m.get("percent", 0)) for m in service["mirroring"].get("mirrors") or []}
-        return EndpointState(deployments, weights, mirror, health, sticky)
+        return EndpointState(deployments, weights, mirror, health, sticky, feedback)
 
     # --- changes -------------------------------------------------------------------------------------
 
@@ -379,8 +399,14 @@ class Proxy:
             {k: int(v) for k, v in weights.items() if v > 0},
             {k: int(v) for k, v in mirror.items() if v > 0} if any(v > 0 for v in weights.values()) else {},
             sticky_cookie=sticky_cookie if weights else None,
+            feedback=live.feedback,
         )
         return self.apply(desired)
+
+    def set_feedback(self, url: str | None) -> EndpointState:
+        """Route ``POST /feedback`` on the endpoint's address to ``url`` (None: no feedback route)."""
+        live = self.state()
+        return self.apply(replace(live, feedback=url.rstrip("/") if url else None))
 
     # --- metrics -------------------------------------------------------------------------------------
 

@@ -14,10 +14,12 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import mlflow
 import pytest
 
 from ml.deploy.audit import read_records
+from ml.deploy.feedback import FeedbackStore
 from ml.deploy.loadgen import summarize
 from ml.platform import local, model_server
 from ml.platform.layout import Layout
@@ -65,7 +67,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             world.proxy.close()
         finally:
             records = [*model_server.all_records(layout).values()]
-            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in ("mlflow", "proxy")) if r]
+            services = ("mlflow", "proxy", "feedback")
+            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in services) if r]
             local.down(layout)
             assert not [r.name for r in records if r.alive()], "platform down left processes running"
 
@@ -128,3 +131,13 @@ def test_three_arms_on_the_real_platform_keep_a_better_champion_and_remove_both_
     assert served.get(arm, 0) > 0 and served.get(old, 0) > 0  # the third arm really served users through Traefik
     for version in (worse, model):
         assert platform.tags(version)["ml.ab.winner"] == "champion" and platform.tags(version)["ml.ab.arms"] == "3"
+
+
+def test_the_platform_serves_post_feedback_where_users_score(platform: Platform) -> None:
+    state = local.status(platform.layout)
+    feedback = next(s for s in state.services if s.name == "feedback")
+    base = platform.url.removesuffix("/invocations")
+    assert feedback.healthy and feedback.url == f"{base}/feedback"
+    answer = httpx.post(feedback.url, json={"request_id": "ab-local-1", "value": 1}, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"stored": 1}
+    assert FeedbackStore.for_endpoint(platform.layout.home, "local").values()["ab-local-1"] == 1.0
