@@ -25,6 +25,7 @@ from ml.sweep.backends._local_usage import UTILIZATION_METRIC, mean_utilization
 from ml.sweep.backends._tracking_hold import HoldingClient
 from ml.sweep.backends.base import (
     TAG_GIT_COMMIT,
+    TAG_MAX_FAILED,
     TAG_MODEL_NAME,
     TAG_STACK,
     TAG_SWEEP_BACKEND,
@@ -59,7 +60,6 @@ TAG_PID = "ml.sweep.pid"
 TAG_HOST = "ml.sweep.host"
 TAG_ERROR = "ml.trial.error"
 TAG_LOG = "ml.trial.log"
-TAG_MAX_FAILED = "ml.sweep.max_failed_trials"
 METRIC_SECONDS = "trial_seconds"
 METRIC_START_SECONDS = "trial_start_seconds"
 METRIC_HOURS_ESTIMATED = "instance_hours_estimated"
