@@ -17,25 +17,10 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ml.contract.cloud_facts import KNOWN_NODE_SIZES, KNOWN_REGIONS, KNOWN_SIZES, closest_names
+from ml.contract.secrets import looks_secret
 
 if TYPE_CHECKING:
     from infra.config.stack import StackSettings
-
-SECRET_VALUES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"AccountKey=|DefaultEndpointsProtocol=.*;", re.IGNORECASE), "a storage connection string"),
-    (re.compile(r"SharedAccessKey=|SharedAccessSignature=", re.IGNORECASE), "a connection string with an access key"),
-    (re.compile(r"(^|[?&])sig=[^&]+", re.IGNORECASE), "a SAS token"),
-    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
-    (re.compile(r"(^|[^A-Za-z0-9/+])[A-Za-z0-9+/]{86}==($|[^A-Za-z0-9/+=])"), "an account key"),
-    (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a password in a URL"),
-    (re.compile(r"\b(password|passwd|pwd)\s*[=:]", re.IGNORECASE), "a password"),
-)
-"""Value patterns that are secrets wherever they appear, and how a message names them."""
-
-SECRET_KEY_NAMES = re.compile(
-    r"(password|passwd|secret|token|apikey|accesskey|accountkey|connectionstring|sas)$", re.IGNORECASE
-)
-"""Key names whose value is a secret whatever it looks like (an AWS secret access key has no shape)."""
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -63,10 +48,7 @@ def secret_problems(raw: Mapping[str, Any], secret_keys: Collection[str] = ()) -
         for path, node in _walk(value, top):
             if not isinstance(node, str) or not node:
                 continue
-            leaf = re.split(r"[.\[]", path)[-1]
-            found = next((what for pattern, what in SECRET_VALUES if pattern.search(node)), None)
-            if found is None and SECRET_KEY_NAMES.search(leaf):
-                found = f"a secret ({leaf})"
+            found = looks_secret(node, re.split(r"[.\[]", path)[-1])
             if found is not None:
                 problems.append(
                     f"mlops:{path} holds {found} in plain text; store it encrypted instead: {_set_command(path)}"

@@ -20,9 +20,16 @@ import yaml
 from pydantic import BaseModel
 
 from ml.contract.errors import UserError
+from ml.contract.secrets import looks_secret
 
 KeyPath = tuple[str | int, ...]
 Problem = tuple[KeyPath, str]
+
+SPEC_CREDENTIALS_ADVICE = (
+    "a spec file is shared and committed: read the secret at run time from an environment variable or "
+    "the platform's secret store (key vault, Secrets Manager) instead"
+)
+"""What a spec's plain-text secret problem says to do instead."""
 
 _TAG_KEYS = ("type", "policy")
 """The keys that select a member of a discriminated union in our documents."""
@@ -34,13 +41,24 @@ _TAG_KEYS = ("type", "policy")
 class YamlDocument:
     """A YAML text parsed twice: as data, and as nodes that know each key's line.
 
-    Duplicate keys (which PyYAML silently collapses to the last one) are reported as problems.
+    Duplicate keys (which PyYAML silently collapses to the last one) are reported as problems, and
+    so are secrets written in plain text (`ml.contract.secrets`) unless ``secret_advice`` is None:
+    a spec file is committed and shared, so a password, key or SAS token in it is refused, with
+    ``secret_advice`` saying where it belongs instead.
     """
 
     def __init__(
-        self, text: str, *, kind: str, source: str, expected: str, error_type: type[UserError] = UserError
+        self,
+        text: str,
+        *,
+        kind: str,
+        source: str,
+        expected: str,
+        error_type: type[UserError] = UserError,
+        secret_advice: str | None = SPEC_CREDENTIALS_ADVICE,
     ) -> None:
         self.error_type = error_type
+        self.secret_advice = secret_advice
         try:
             root = yaml.compose(text)
         except yaml.YAMLError as exc:
@@ -73,6 +91,11 @@ class YamlDocument:
         elif isinstance(node, yaml.SequenceNode):
             for position, item in enumerate(node.value):
                 self._index(item, (*path, position))
+        elif isinstance(node, yaml.ScalarNode) and self.secret_advice is not None and isinstance(node.value, str):
+            leaf = next((str(part) for part in reversed(path) if isinstance(part, str)), None)
+            found = looks_secret(node.value, leaf)
+            if found is not None:
+                self.problems.append((path, f"holds {found} in plain text; {self.secret_advice}"))
 
     def line_for(self, path: KeyPath) -> int | None:
         """The line of the longest prefix of ``path`` in the YAML (a missing key -> its parent's line)."""

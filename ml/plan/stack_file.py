@@ -59,7 +59,8 @@ def _load_yaml(text: str, source: str) -> Any:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise UserError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if isinstance(data, dict):
-        document = YamlDocument(text, kind="stack file", source=source, expected="config:")
+        # Plain-text secrets are refused by the program's own check, with the `pulumi config set --secret` to run.
+        document = YamlDocument(text, kind="stack file", source=source, expected="config:", secret_advice=None)
         if document.problems:
             raise document.error(document.problems)
     return data

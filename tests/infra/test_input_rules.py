@@ -288,3 +288,23 @@ def test_a_key_written_twice_in_the_stack_file_is_refused_with_its_line(tmp_path
         f"line {line}, config.mlops:kubernetes.colours.blue: duplicate key 'blue' "
         "(YAML would silently keep only the last one)"
     ) in str(caught.value)
+
+
+def test_plain_text_secrets_in_spec_files_are_refused_with_their_line() -> None:
+    """The same patterns as the stack config (`ml.contract.secrets`), in sweep and rollout specs."""
+    from ml.deploy.spec import parse_spec as parse_rollout
+    from ml.sweep.spec.loader import parse_spec as parse_sweep
+
+    sweep = (PROJECT_DIR / "examples/sweeps/diabetes.yaml").read_text()
+    sas = "https://acct.blob.core.windows.net/data?sv=2024-05-04&sig=abc%3D"
+    with pytest.raises(UserError) as caught:
+        parse_sweep(sweep.replace("--n-estimators 200", f"--data '{sas}' --n-estimators 200"), source="d.yaml")
+    assert "line 10, command: holds a SAS token in plain text; a spec file is shared and committed" in str(caught.value)
+
+    rollout = (PROJECT_DIR / "examples/deployments/canary.yaml").read_text()
+    with pytest.raises(UserError) as caught:
+        parse_rollout(
+            rollout.replace("../data/breast_cancer_holdout.csv", "s3://ml:hunter2@host/holdout.csv"), source="c.yaml"
+        )
+    assert "validation.data: holds a password in a URL in plain text" in str(caught.value)
+    parse_sweep(sweep, source="d.yaml")  # the committed examples hold none
