@@ -1,9 +1,10 @@
-"""A SIGKILLed `ml sweep run` takes its trials with it: no trial process outlives the sweep.
+"""A SIGKILLed `ml sweep run` takes its trials, and what they started, with it: no process outlives the sweep.
 
 Why a test of its own: each trial runs in its own session (so the sweep can stop it as a group),
-so nothing but the parent-death signal stops it when the sweep dies without a chance to clean up
-(``kill -9``, the OOM killer, a CI timeout). Both kinds of trial are checked: forked from the warm
-launcher, and started cold.
+so nothing stops it, or the data loader it started, when the sweep dies without a chance to clean
+up (``kill -9``, the OOM killer, a CI timeout) unless the sweep's launcher does: on the parent-death
+signal it kills every trial's group and every descendant. Checked for trials forked from the warm
+launcher, trials ``exec`` ed cold, and a trial child that started a session of its own.
 """
 
 from __future__ import annotations
@@ -58,15 +59,19 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("warm", ["1", "0"])
-def test_a_sigkilled_sweep_leaves_no_trial_running(outputs: PlatformOutputs, tmp_path: Path, warm: str) -> None:
+@pytest.mark.parametrize(("warm", "detach"), [("1", ""), ("0", ""), ("1", " --detach")])
+def test_a_sigkilled_sweep_leaves_no_trial_or_grandchild_running(
+    outputs: PlatformOutputs, tmp_path: Path, warm: str, detach: str
+) -> None:
+    """Each trial starts a sleeping child (in its group, or ``--detach``ed in a session of its own)."""
+    name = f"orphans-{warm}{detach.strip(' -')}"
     spec = tmp_path / "orphans.yaml"
     spec.write_text(
         f"""
-name: orphans-{warm}
+name: {name}
 experiment: toy
 code: {TRIALS}
-command: python toy_trial.py --quality ${{{{search_space.quality}}}} --hang
+command: python spawning_trial.py --quality ${{{{search_space.quality}}}}{detach}
 environment: {{pip: []}}
 search_space: {{quality: {{type: choice, values: [0.4, 0.6]}}}}
 objective: {{metric: score, goal: maximize}}
@@ -86,19 +91,22 @@ limits: {{max_concurrent_trials: 2, trial_timeout: 5m}}
     try:
         while len(pid_files) < 2 and time.monotonic() < deadline and sweep.poll() is None:
             time.sleep(0.2)
-            pid_files = list(checkpoints.glob(f"orphans-{warm}-*/trial-*/pid"))
+            pid_files = list(checkpoints.glob(f"{name}-*/trial-*/pids"))
         assert len(pid_files) == 2, "the two trials never started"
-        trials = {int(path.read_text()) for path in pid_files}
+        time.sleep(0.1)  # the file is written in one call; let it land
+        started = {int(pid) for path in pid_files for pid in path.read_text().split()}
+        assert len(started) == 4  # two trials and their two children
         everything = descendants(sweep.pid)
-        assert trials <= everything
-        if warm == "1":
-            assert len(everything) == 3  # the launcher and the two trials it forked
+        assert started <= everything
+        assert len(everything) == 5  # the launcher (warm or exec-only), the two trials, their two children
     finally:
         sweep.kill()
         sweep.wait()
-    deadline = time.monotonic() + 5
+    killed = time.monotonic()
+    deadline = killed + 5
     while (left := {pid for pid in everything if alive(pid)}) and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
+    print(f"{name}: every trial and child gone {time.monotonic() - killed:.2f}s after kill -9 of the sweep")
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"processes {sorted(left)} outlived the SIGKILLed sweep"

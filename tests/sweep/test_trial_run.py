@@ -53,7 +53,8 @@ limits: {{trial_timeout: 4m}}
     status = LocalSweepBackend().submit(spec, outputs).status
     assert status.completed == 1, status.failures
     launcher_log = local_home() / "sweeps" / status.sweep_id / "launcher.log"
-    assert launcher_log.exists() is (warm == "1")  # the trial really was (or was not) forked warm
+    preloaded = "preloaded" in launcher_log.read_text()  # a cold sweep's launcher only exec's its trials
+    assert preloaded is (warm == "1")  # the trial really was (or was not) forked warm
 
     client = MlflowClient(outputs.tracking_uri)
     experiment = client.get_experiment_by_name(f"own-run-{warm}")

@@ -1,12 +1,15 @@
 """One local trial as an OS process: start, read its reports, stop it, tell an eviction from a crash.
 
 Why its own module: process handling is where local sweeps go wrong (zombie children, shells that
-swallow signals, torn metrics lines). Each trial runs in its own session (process group), so a
-stop reaches the whole tree; the command runs without a shell unless it uses shell syntax; a
-trial that dies of SIGTERM that the sweep did not send was evicted (on a cloud this is the spot
+swallow signals, torn metrics lines, a data loader left running). Each trial runs in its own
+session (process group), so a stop reaches the whole tree, and the group is killed when the trial
+ends (nothing it started runs on); the sweep's launcher kills every group if the sweep itself dies
+(`ml.sweep.backends._warm_launcher`). The command runs without a shell unless it uses shell syntax;
+a trial that dies of SIGTERM that the sweep did not send was evicted (on a cloud this is the spot
 reclaim notice) and may be restarted with the same checkpoint directory. Given a `WarmLauncher`, a
-``python script.py ...`` trial is forked from it (imports already done) instead of started cold; the
-rest of this class does not care which (`_Handle`).
+trial is forked from it (``python script.py ...`` with imports already done, when it is warm) or
+``exec`` ed by a fork of it; without one (it died) it is a plain process. The rest of this class
+does not care which (`_Handle`).
 """
 
 from __future__ import annotations
@@ -135,9 +138,10 @@ class TrialProcess:
         self._attempt_started = now
         target = warm_target(self.argv, self.cwd)
         key = f"{self.number}-{self.restarts}"
-        if self.launcher is not None and target is not None and self.launcher.alive():
-            self.warm = True
-            self.launcher.launch(key, target, cwd=self.cwd, env=env, log=self.log_file)
+        if self.launcher is not None and self.launcher.alive():
+            self.warm = self.launcher.warm and target is not None
+            argv = target if self.warm and target is not None else self.argv
+            self.launcher.launch(key, argv, cwd=self.cwd, env=env, log=self.log_file, run_exec=not self.warm)
             self._popen = _Handle(None, self.launcher, key)
             return
         popen = subprocess.Popen(
@@ -161,7 +165,8 @@ class TrialProcess:
         """The exit code once the current attempt has ended (negative: killed by that signal)."""
         assert self._popen is not None
         code = self._popen.poll()
-        if code is not None:
+        if code is not None and self._attempt_started:
+            self._signal(signal.SIGKILL)  # what the trial started and left running (a data loader) ends with it
             self._close_attempt()
         return code
 
@@ -178,6 +183,8 @@ class TrialProcess:
         self.stop_reason = reason
         self.stop_file.touch()
         if self._popen is None or self._popen.poll() is not None:
+            if self._popen is not None and self._attempt_started:
+                self._signal(signal.SIGKILL)  # it ended; what it started may not have
             self._close_attempt()
             return
         self._signal(signal.SIGTERM)

@@ -426,13 +426,16 @@ class LocalSweep:
             self.on_progress(replace(status))
 
 
-def _warm_launcher(spec: SweepSpec, workdir: Path) -> WarmLauncher | None:
-    """A warm launcher when the spec's command can be forked from one (`warm_target`), else None."""
+def _warm_launcher(spec: SweepSpec, workdir: Path) -> WarmLauncher:
+    """The sweep's launcher: warm (preloads, forks trials) when the spec's command can be forked from it
+    (`warm_target`) and ``ML_SWEEP_WARM_START`` is not 0; else it only ``exec`` s trials. Either way it
+    outlives a SIGKILLed sweep long enough to kill every trial's process group."""
     argv = command_argv(spec.render_command(dict.fromkeys(spec.search_space, 0), dict.fromkeys(spec.inputs, "in")))
+    log = workdir / "launcher.log"
     if warm_target(argv, spec.code_dir()) is None or os.environ.get("ML_SWEEP_WARM_START") == "0":
-        return None
+        return WarmLauncher(None, None, cwd=spec.code_dir(), log=log, warm=False)
     script = spec.code_dir() / argv[1] if argv[1] != "-m" else None
-    return WarmLauncher(requirements_for(spec), script, cwd=spec.code_dir(), log=workdir / "launcher.log")
+    return WarmLauncher(requirements_for(spec), script, cwd=spec.code_dir(), log=log)
 
 
 @contextlib.contextmanager
