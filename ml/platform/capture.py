@@ -30,6 +30,7 @@ import os
 import random
 import socket
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,9 @@ class CaptureWriter:
         self.sampling_percent = max(0.0, min(100.0, float(sampling_percent)))
         self.endpoint, self.deployment = endpoint, deployment
         self.model_name, self.model_version = model_name, model_version
-        self._part = f"{socket.gethostname()}-{os.getpid()}"
+        # A restarted container keeps its pod name and often its pid: the random tail keeps each writer's
+        # objects its own (one object per flush is never overwritten, which readers rely on).
+        self._part = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._flushes = 0
         self._queue: collections.deque[Pending] = collections.deque()
         self._lock = threading.Lock()
