@@ -10,12 +10,14 @@ scored row naming the request id and the deployment that answered:
 - Azure ML's data collector records each request's ``correlationid`` under
   ``modelDataCollector/<endpoint>/<deployment>/model_inputs/...`` (`ml.monitor.formats` reads it).
 
-The reader is `ml.monitor.sources.read_capture` (one reader of captures for `ml monitor` and here).
-An A/B test looks every few seconds; re-reading the whole experiment's capture at each look would
-grow without bound, so `CaptureAssignments` keeps what it has read and re-reads only the last
-``lag`` seconds (records reach storage a flush after the request: about a second for the pods, up
-to minutes for Azure's collector). Sampling below 100 % attributes only the sampled requests: the
-test stays valid (sampling does not depend on the outcome) but needs more traffic.
+Storage and line formats are `ml.monitor`'s (`capture_store`, `platform_records`, `azure_records`):
+one reader of captures for `ml monitor` and here. An A/B test looks every few seconds, and a pod
+writes one new object per flush (about one a second), so re-reading a window at each look would
+grow with the experiment: `CaptureAssignments` reads each platform object once (they are never
+rewritten) and re-reads an Azure collector blob only while its hour overlaps the last ``lag``
+seconds (the collector may still append to it). Measured by ``bench/ab_attribution.py``. Sampling
+below 100 % attributes only the sampled requests: the test stays valid (sampling does not depend on
+the outcome) but needs more traffic.
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from ml.monitor.sources import parse_capture_uri, read_capture
+from ml.contract.capture import CaptureRecord
+from ml.monitor.formats import azure_records, platform_records
+from ml.monitor.sources import capture_store, key_in_window, parse_capture_uri
+
+AZURE_INPUTS = "model_inputs"
+AZURE_OUTPUTS = "model_outputs"
 
 
 class CaptureAssignments:
-    """Request id -> deployment of one endpoint, from a capture root, read incrementally."""
+    """Request id -> deployment of one endpoint, from a capture root, each immutable object read once."""
 
     def __init__(
         self,
@@ -47,25 +54,35 @@ class CaptureAssignments:
         self.location = location
         self.endpoint = endpoint
         self.deployments = None if deployments is None else set(deployments)  # None: any deployment of endpoint
-        self.region = region
-        self.client = client
         self.lag = lag
+        self._store = capture_store(location, region=region, client=client)
+        self._done: set[str] = set()
         self._seen: dict[str, tuple[float, str]] = {}
-        self._read_from: float | None = None
-        self._read_until: float | None = None
+        self.reads = 0
+        """Objects read so far (what `bench/ab_attribution.py` reports per look)."""
 
     def read(self, since: float) -> dict[str, str]:
         """Every request id served since ``since`` (epoch seconds) -> the deployment that answered it."""
         now = time.time()
-        start = since
-        if self._read_from is not None and self._read_until is not None and since >= self._read_from:
-            start = max(since, self._read_until - self.lag)  # older records were read at an earlier look
-        records = read_capture(
-            self.location, since=start, until=now + 60, endpoint=self.endpoint, region=self.region, client=self.client
-        )
-        for record in records:
-            if self.deployments is None or record.deployment in self.deployments:
-                self._seen[record.request_id] = (record.timestamp, record.deployment)
-        self._read_from = since if self._read_from is None else min(self._read_from, since)
-        self._read_until = now
+        for key in self._store.list_keys():
+            if key in self._done or not key_in_window(key, since, now + 60):
+                continue
+            records, final = self._records(key, now)
+            self.reads += 1
+            for record in records:
+                if self.deployments is None or record.deployment in self.deployments:
+                    self._seen[record.request_id] = (record.timestamp, record.deployment)
+            if final:
+                self._done.add(key)
         return {request_id: name for request_id, (at, name) in self._seen.items() if at >= since}
+
+    def _records(self, key: str, now: float) -> tuple[list[CaptureRecord], bool]:
+        """The key's records, and whether it is final (never read again)."""
+        relative = key[len(self.location.prefix) :] if key.startswith(self.location.prefix) else key
+        parts = relative.lstrip("/").split("/")
+        if len(parts) > 2 and parts[1] in (AZURE_INPUTS, AZURE_OUTPUTS):  # <deployment>/<collection>/YYYY/...
+            if parts[1] == AZURE_OUTPUTS:
+                return [], True  # predictions: not needed to know who served a request
+            found = azure_records([(key, self._store.lines(key))], [], endpoint=self.endpoint, deployment=parts[0])
+            return found, not key_in_window(key, now - self.lag, now)  # the collector may still append to it
+        return list(platform_records(self._store.lines(key), source=key)), self.location.scheme != "file"
