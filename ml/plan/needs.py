@@ -59,6 +59,10 @@ class AwsNeeds:
     tuning_parallel_jobs: int
     endpoint_name: str = ""
     """The SageMaker endpoint (``{prefix}-endpoint``): what `ml teardown --check` looks for after a destroy."""
+    node_pool_instance_type: str | None = None
+    """The EKS GPU node group's EC2 type (`mlops:kubernetes.gpuNodePool`), None when the stack adds none."""
+    node_pool_nodes: int = 0
+    node_pool_spot: bool = True
 
     def bucket_name(self, account_id: str) -> str:
         return f"{self.bucket_prefix}{account_id}-{self.region}"
@@ -114,6 +118,8 @@ def needs_of(stack: str, values: dict[str, object], *, source: str, subscription
     endpoint = settings.endpoint
     low = training.priority == "LowPriority"
     azure = aws = kube = None
+    enabled = settings.kubernetes is not None and settings.kubernetes.enabled
+    pool = settings.kubernetes.gpu_node_pool if settings.kubernetes is not None and enabled else None
     if settings.cloud == "azure":
         vms = [VmNeed("training cluster", training.instance_type, training.max_nodes, low)]
         if training.cpu_cluster is not None:
@@ -121,7 +127,6 @@ def needs_of(stack: str, values: dict[str, object], *, source: str, subscription
         vms.append(
             VmNeed("endpoint (2 colours)", endpoint.instance_type, endpoint.max_instances * ROLLOUT_COLOURS, False)
         )
-        pool = settings.kubernetes.gpu_node_pool if settings.kubernetes is not None else None
         if pool is not None:
             vms.append(VmNeed(f"AKS pool {pool.name}", pool.instance_type, pool.max_nodes, pool.spot, "compute"))
         azure = AzureNeeds(
@@ -144,10 +149,12 @@ def needs_of(stack: str, values: dict[str, object], *, source: str, subscription
             endpoint_instances=endpoint.max_instances * ROLLOUT_COLOURS,
             tuning_parallel_jobs=training.max_nodes,
             endpoint_name=f"{prefix}-endpoint",
+            node_pool_instance_type=pool.instance_type if pool is not None else None,
+            node_pool_nodes=pool.max_nodes if pool is not None else 0,
+            node_pool_spot=pool.spot if pool is not None else True,
         )
-    if settings.kubernetes is not None and settings.kubernetes.enabled:
+    if settings.kubernetes is not None and enabled:
         k8s = settings.kubernetes
-        pool = k8s.gpu_node_pool
         kube = KubernetesNeeds(
             namespace=k8s.serving.namespace,
             kube_context=k8s.cluster.kubeconfig_context,

@@ -7,6 +7,12 @@ What it reads, with the stack's credentials (boto3's usual chain, region from th
   when the stack trains on demand), ``<endpoint type> for endpoint usage``, and the tuning job's
   parallel-training-jobs limit. These are limits: Service Quotas does not report how many
   instances other work already holds, so "available" is the limit, and the table says so.
+- with an EKS GPU node group (`mlops:kubernetes.gpuNodePool` on an AWS stack):
+  ``ec2:DescribeInstanceTypes`` for its type (not offered in the region: a blocker; else its
+  vCPUs), and ``ListServiceQuotas`` for ``ec2``: ``All G and VT Spot Instance Requests`` /
+  ``All P Spot Instance Requests`` (``Running On-Demand G and VT instances`` / ``... P instances``
+  for an on-demand pool), in vCPUs, against ``maxNodes`` x vCPUs -- the quota that makes a node
+  group fail to scale up with no other sign than pods pending;
 - ``sts:GetCallerIdentity`` for the account id the bucket name is built from
   (``<prefix>-artifacts-<account>-<region>``), then ``s3:HeadBucket`` and ``s3:ListBuckets``: a name
   that exists but is not one of this account's buckets belongs to someone else, and blocks.
@@ -23,18 +29,18 @@ from ml.preflight.checks import Check, quota_check
 SERVICE = "sagemaker"
 
 
-def _quotas(region: str) -> dict[str, dict[str, Any]]:
-    """Every applied SageMaker quota of the account in ``region``, by lower-cased name."""
+def _quotas(region: str, service: str = SERVICE) -> dict[str, dict[str, Any]]:
+    """Every applied quota of ``service`` (sagemaker, ec2) of the account in ``region``, by lower-cased name."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     client = aws.client("service-quotas", region)
     found: dict[str, dict[str, Any]] = {}
     try:
-        for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=SERVICE):
+        for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=service):
             for quota in page.get("Quotas", []):
                 found[str(quota.get("QuotaName", "")).lower()] = quota
     except (BotoCoreError, ClientError) as exc:
-        raise aws.user_error(f"list the SageMaker quotas in {region}", exc) from None
+        raise aws.user_error(f"list the {service} quotas in {region}", exc) from None
     return found
 
 
@@ -45,14 +51,16 @@ def _tuning_quota(quotas: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def _quota_row(label: str, quota: dict[str, Any] | None, needed: int, region: str, *, unit: str) -> Check:
+def _quota_row(
+    label: str, quota: dict[str, Any] | None, needed: int, region: str, *, unit: str, service: str = SERVICE
+) -> Check:
     value = float(quota["Value"]) if quota is not None and quota.get("Value") is not None else None
     if quota is None:
-        fix = f"Service Quotas lists no SageMaker quota '{label}' in {region}: check the type is offered there"
+        fix = f"Service Quotas lists no {service} quota '{label}' in {region}: check the type is offered there"
         return quota_check("aws", f"quota '{label}' ({region})", needed=needed, available=None, unit=unit, fix=fix)
     fix = (
         f"request an increase to at least {needed}: `aws service-quotas request-service-quota-increase "
-        f"--region {region} --service-code {SERVICE} --quota-code {quota.get('QuotaCode')} "
+        f"--region {region} --service-code {service} --quota-code {quota.get('QuotaCode')} "
         f"--desired-value {needed}`, or lower the stack's maximum"
     )
     name = str(quota.get("QuotaName") or label)
@@ -95,8 +103,39 @@ def _bucket_check(needs: AwsNeeds) -> Check:
     )
 
 
+def _node_pool_checks(needs: AwsNeeds) -> list[Check]:
+    """The EKS GPU node group's type offered in the region, and its EC2 vCPU quota against maxNodes."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    instance_type, region = needs.node_pool_instance_type, needs.region
+    if instance_type is None:
+        return []
+    label = f"EC2 type {instance_type} offered in {region} (EKS GPU pool)"
+    try:
+        described = aws.client("ec2", region).describe_instance_types(InstanceTypes=[instance_type])
+    except ClientError as exc:
+        if aws.error_parts(exc)[0] != "InvalidInstanceType":
+            raise aws.user_error(f"describe EC2 type {instance_type}", exc) from None
+        fix = (
+            f"pick a GPU type the region offers (`aws ec2 describe-instance-type-offerings --region {region}`) "
+            f"for mlops:kubernetes.gpuNodePool.instanceType"
+        )
+        return [Check("aws", label, "offered", "not offered", "blocker", fix)]
+    except BotoCoreError as exc:
+        raise aws.user_error(f"describe EC2 type {instance_type}", exc) from None
+    vcpus = int(described["InstanceTypes"][0]["VCpuInfo"]["DefaultVCpus"])
+    family = "P" if instance_type.startswith("p") else "G and VT"
+    name = f"All {family} Spot Instance Requests" if needs.node_pool_spot else f"Running On-Demand {family} instances"
+    quota = _quotas(region, "ec2").get(name.lower())
+    needed = needs.node_pool_nodes * vcpus
+    return [
+        Check("aws", label, "offered", f"offered ({vcpus} vCPUs)", "ok"),
+        _quota_row(name, quota, needed, region, unit="vCPUs", service="ec2"),
+    ]
+
+
 def check_aws(needs: AwsNeeds) -> list[Check]:
-    """Every AWS check for one stack: three quotas, then the bucket name."""
+    """Every AWS check for one stack: three SageMaker quotas, the EKS GPU pool's, then the bucket name."""
     quotas = _quotas(needs.region)
     kind = "spot training job usage" if needs.training_spot else "training job usage"
     training = f"{needs.training_instance_type} for {kind}"
@@ -108,5 +147,6 @@ def check_aws(needs: AwsNeeds) -> list[Check]:
         _quota_row(
             "parallel training jobs per tuning job", tuning, needs.tuning_parallel_jobs, needs.region, unit="jobs"
         ),
+        *_node_pool_checks(needs),
         _bucket_check(needs),
     ]

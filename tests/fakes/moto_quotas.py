@@ -1,10 +1,11 @@
-"""A test-side ``ListServiceQuotas`` for moto's Service Quotas API (SageMaker's quotas), one test at a time.
+"""A test-side ``ListServiceQuotas`` for moto's Service Quotas API (SageMaker's and EC2's quotas), one test at a time.
 
 Why: moto 5.2.5's Service Quotas knows only the ``vpc`` defaults (``ListAWSDefaultServiceQuotas``,
 ``GetServiceQuota``) and has no ``ListServiceQuotas`` at all (HTTP 500). `sagemaker_quotas`
 (fixture, needs `moto_server`) registers it on moto's response class for the test, answering the
-quotas the test sets with `SageMakerQuotas.set(name, value)` for ``ServiceCode=sagemaker``
-(``NoSuchResourceException`` for other services), paginated with ``MaxResults``/``NextToken`` like
+quotas the test sets with `SageMakerQuotas.set(name, value)` for ``ServiceCode=sagemaker``, and
+with ``set(name, value, service="ec2")`` for ``ServiceCode=ec2`` (an EKS GPU node group's vCPU
+quotas); ``NoSuchResourceException`` for other services; paginated with ``MaxResults``/``NextToken`` like
 the service. Same pattern as `tests.fakes.moto_server.endpoint_updates`.
 """
 
@@ -18,21 +19,24 @@ import pytest
 
 from tests.fakes.moto_server import ACCOUNT_ID, REGION, MotoServer
 
+SERVICES = {"sagemaker": "Amazon SageMaker", "ec2": "Amazon Elastic Compute Cloud (Amazon EC2)"}
+
 
 class SageMakerQuotas:
     def __init__(self) -> None:
         self.quotas: dict[str, float] = {}
+        self.by_service: dict[str, dict[str, float]] = {"sagemaker": self.quotas, "ec2": {}}
         self.calls = 0
 
-    def set(self, name: str, value: float) -> None:
-        self.quotas[name] = value
+    def set(self, name: str, value: float, *, service: str = "sagemaker") -> None:
+        self.by_service[service][name] = value
 
-    def listed(self) -> list[dict[str, Any]]:
+    def listed(self, service: str = "sagemaker") -> list[dict[str, Any]]:
         return [
             {
-                "ServiceCode": "sagemaker",
-                "ServiceName": "Amazon SageMaker",
-                "QuotaArn": f"arn:aws:servicequotas:{REGION}:{ACCOUNT_ID}:sagemaker/L-{index:08X}",
+                "ServiceCode": service,
+                "ServiceName": SERVICES[service],
+                "QuotaArn": f"arn:aws:servicequotas:{REGION}:{ACCOUNT_ID}:{service}/L-{index:08X}",
                 "QuotaCode": f"L-{index:08X}",
                 "QuotaName": name,
                 "Value": value,
@@ -40,13 +44,13 @@ class SageMakerQuotas:
                 "Adjustable": True,
                 "GlobalQuota": False,
             }
-            for index, (name, value) in enumerate(sorted(self.quotas.items()), start=1)
+            for index, (name, value) in enumerate(sorted(self.by_service[service].items()), start=1)
         ]
 
 
 @pytest.fixture
 def sagemaker_quotas(moto_server: MotoServer) -> Iterator[SageMakerQuotas]:
-    """Teach moto's Service Quotas API ListServiceQuotas (SageMaker) for this test only."""
+    """Teach moto's Service Quotas API ListServiceQuotas (SageMaker, EC2) for this test only."""
     from moto.servicequotas.responses import ServiceQuotasResponse
 
     store = SageMakerQuotas()
@@ -56,9 +60,10 @@ def sagemaker_quotas(moto_server: MotoServer) -> Iterator[SageMakerQuotas]:
     def list_service_quotas(self: Any) -> Any:
         params = json.loads(self.body or "{}")
         store.calls += 1
-        if params.get("ServiceCode") != "sagemaker":
+        service = params.get("ServiceCode")
+        if service not in store.by_service:
             return 400, {}, json.dumps({"__type": "NoSuchResourceException", "message": "no such service"})
-        quotas = store.listed()
+        quotas = store.listed(service)
         start = int(params.get("NextToken") or 0)
         size = int(params.get("MaxResults") or 100)
         answer: dict[str, Any] = {"Quotas": quotas[start : start + size]}

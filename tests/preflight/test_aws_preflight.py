@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import boto3
 
 from ml.plan.needs import AwsNeeds
@@ -117,3 +119,34 @@ def test_a_zero_endpoint_quota_and_a_low_tuning_limit_are_blockers(
     assert (endpoint.needed, endpoint.available) == ("4 instances", "0 instances")
     assert (tuning.needed, tuning.available) == ("2 jobs", "1 jobs")
     assert "--desired-value 4" in endpoint.fix and "--desired-value 2" in tuning.fix
+
+
+EKS_NEEDS = dataclasses.replace(NEEDS, node_pool_instance_type="g5.xlarge", node_pool_nodes=2, node_pool_spot=True)
+SPOT_G = "All G and VT Spot Instance Requests"
+
+
+def test_an_eks_gpu_pool_is_checked_against_the_ec2_spot_vcpu_quota(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    """2 nodes x 4 vCPUs (g5.xlarge, from DescribeInstanceTypes) against the G/VT spot vCPU quota: 16, then 0."""
+    generous(sagemaker_quotas)
+    sagemaker_quotas.set(SPOT_G, 16, service="ec2")
+    rows = {c.check: c for c in check_aws(EKS_NEEDS)}
+    offered = rows[f"EC2 type g5.xlarge offered in {REGION} (EKS GPU pool)"]
+    quota = rows[f"quota '{SPOT_G}' ({REGION}, limit)"]
+    assert (offered.status, offered.available) == ("ok", "offered (4 vCPUs)")
+    assert (quota.status, quota.needed, quota.available) == ("ok", "8 vCPUs", "16 vCPUs")
+
+    sagemaker_quotas.set(SPOT_G, 0, service="ec2")
+    [blocker] = blockers(check_aws(EKS_NEEDS))
+    assert (blocker.check, blocker.available) == (f"quota '{SPOT_G}' ({REGION}, limit)", "0 vCPUs")
+    assert "--service-code ec2" in blocker.fix and "--desired-value 8" in blocker.fix
+
+
+def test_an_eks_pool_type_the_region_does_not_offer_is_a_blocker(
+    moto_server: MotoServer, sagemaker_quotas: SageMakerQuotas
+) -> None:
+    generous(sagemaker_quotas)
+    [blocker] = blockers(check_aws(dataclasses.replace(EKS_NEEDS, node_pool_instance_type="g9.xlarge")))
+    assert blocker.available == "not offered"
+    assert f"aws ec2 describe-instance-type-offerings --region {REGION}" in blocker.fix

@@ -39,6 +39,21 @@ def test_needs_of_an_azure_stack_with_kubernetes_serving() -> None:
     )
 
 
+def test_needs_of_an_aws_stack_with_an_eks_gpu_pool() -> None:
+    from ml.plan.needs import needs_of
+    from tests.infra.kubernetes.k8s_helpers import eks_config
+
+    config = eks_config()
+    needs = needs_of(config.stack, config.namespace("mlops"), source="eks")
+    assert needs.aws is not None and needs.kubernetes is not None
+    assert (needs.aws.node_pool_instance_type, needs.aws.node_pool_nodes, needs.aws.node_pool_spot) == (
+        "g5.xlarge",
+        2,
+        True,
+    )
+    assert read_needs("dev-aws", REPO).aws.node_pool_instance_type is None  # type: ignore[union-attr]
+
+
 def test_the_names_preflight_checks_are_the_names_the_program_declares() -> None:
     """Guards the one duplicated spelling: run the program offline and compare."""
     config = read_stack_config(REPO, "dev")
