@@ -310,3 +310,11 @@ def test_the_warm_launcher_preloads_a_trials_end_with_mlflow() -> None:
 
     assert TRIAL_END_PRELOAD in preload_for(["scikit-learn>=1.6", "mlflow>=3.1"], None)
     assert TRIAL_END_PRELOAD not in preload_for(["scikit-learn>=1.6"], None)
+
+
+def test_the_friedman_regression_example_is_a_valid_spec() -> None:
+    from ml.sweep.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / "sweeps" / "friedman.yaml")
+    assert spec.objective.metric == "val_rmse" and spec.objective.goal == "minimize"
+    assert "--data friedman1" in spec.command and "--n-estimators 500" in spec.command
