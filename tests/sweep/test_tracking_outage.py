@@ -28,6 +28,7 @@ from ml.sweep.backends.base import TAG_SWEEP_ID, TAG_SWEEP_ROLE, TAG_TRIAL_NUMBE
 from ml.sweep.backends.local import LocalSweepBackend
 from ml.sweep.cli import register
 from ml.sweep.spec import parse_spec
+from ml.tracking import CLIENT_WAITS
 from tests.tracking_server import TrackingServer, running_server
 
 TRIALS = Path(__file__).parent / "trials"
@@ -187,3 +188,32 @@ def ml_inline(*args: str) -> str:
     result = CliRunner().invoke(app, ["sweep", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+def test_trials_get_the_sweeps_bounded_mlflow_waits(
+    outputs: PlatformOutputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's own MLflow calls are bounded like the sweep's: the sweep states MLflow's knobs in its env."""
+    for name in CLIENT_WAITS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "9")  # a user's own bound is kept
+    names = " ".join(CLIENT_WAITS)
+    spec = parse_spec(
+        f"""
+name: waits
+experiment: outage
+code: {TRIALS}
+command: python -c "import os;print('waits', *(os.environ[n] for n in '{names}'.split()))" ${{{{search_space.quality}}}}
+environment: {{pip: []}}
+search_space: {{quality: {{type: choice, values: [1]}}}}
+objective: {{metric: score, goal: maximize}}
+sampling: grid
+limits: {{trial_timeout: 2m}}
+""",
+        source="waits.yaml",
+        check_paths=True,
+    )
+    run = LocalSweepBackend().submit(spec, outputs)
+    log = next((tmp_path / "sweeps" / run.sweep_id).glob("trial-*/trial.log")).read_text()
+    seen = dict(zip(CLIENT_WAITS, log.split("waits ", 1)[1].split(), strict=False))
+    assert seen == {**CLIENT_WAITS, "MLFLOW_HTTP_REQUEST_TIMEOUT": "9"}

@@ -44,7 +44,7 @@ from ml.sweep.backends._local_process import TrialProcess, command_argv
 from ml.sweep.backends._local_sampling import sampler_for, suggest
 from ml.sweep.backends._local_tracking import TAG_RESTARTS, SweepRecorder, pick_best
 from ml.sweep.backends._local_usage import finish_monitor, mean_utilization, start_monitor
-from ml.sweep.backends._tracking_hold import JOURNAL_NAME, OutageWatch
+from ml.sweep.backends._tracking_hold import JOURNAL_NAME, OutageWatch, trial_client_waits
 from ml.sweep.backends._warm_launcher import WarmLauncher, warm_target
 from ml.sweep.backends.base import (
     ProgressCallback,
@@ -224,6 +224,7 @@ class LocalSweep:
                 "MLFLOW_RUN_ID": run_id,
                 "MLFLOW_EXPERIMENT_ID": self.recorder.experiment_id,
                 "MLFLOW_DISABLE_TELEMETRY": "true",
+                **trial_client_waits(),  # the trial's MLflow calls are bounded as the sweep's are
                 "ML_SWEEP_ID": self.sweep_id,
                 "ML_TRIAL_NUMBER": str(number),
                 **trial_environment(self.spec),

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml.contract.errors import UserError
-from ml.tracking import tracking_reachable
+from ml.tracking import CLIENT_WAITS, tracking_reachable
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -113,6 +113,16 @@ class HoldingClient:
                 _append(self.journal, {"done": seq})
         self.down_since = None
         return True
+
+
+def trial_client_waits() -> dict[str, str]:
+    """The bounds of a trial's own MLflow calls: the sweep's (`ml.tracking.CLIENT_WAITS`, or what the user set).
+
+    Why stated here and not only inherited: a trial's environment is built from the spec too, and a
+    trial blocked minutes in MLflow's default retries (7, 120 s timeout) during an outage is a trial
+    the sweep cannot tell from a hung one.
+    """
+    return {name: os.environ.get(name, value) for name, value in CLIENT_WAITS.items()}
 
 
 def tracking_wait() -> float:
