@@ -97,6 +97,20 @@ def test_a_standard_channel_crd_is_refused_before_anything_changes(world: World)
         target.close()
 
 
+def test_a_gateway_that_rejects_header_persistence_rolls_the_experiment_back(world: World) -> None:  # noqa: F811
+    world.kube.unsupported_persistence.add("Header")
+    target = world.target()
+    try:
+        result = world.engine(target).run(_ab_spec("{header: X-Session}"))
+    finally:
+        target.close()
+    assert result.outcome == "rolled_back", result.message
+    assert "UnsupportedValue" in result.message and "Header session persistence" in result.message
+    assert world.kube.route_weights(NS, ROUTE) == {BLUE: 100, GREEN: 0}
+    assert "sessionPersistence" not in _rule(world)
+    assert world.replicas(GREEN) == 0  # the challenger retired
+
+
 def test_feedback_needs_the_pods_capture(world: World) -> None:  # noqa: F811
     target = world.target()
     try:

@@ -19,7 +19,8 @@ server would receive. Only what the target calls exists, in memory:
   reports ``Accepted``/``ResolvedRefs`` for the new generation one read later (``ResolvedRefs``
   False for a backend naming an unknown Service); ``route_status=False`` reports no status at all.
   ``dryRun=All`` answers the patched route without storing it; ``gateway_channel="standard"`` prunes
-  ``rules[].sessionPersistence`` as the standard-channel CRD's schema does (it is experimental).
+  ``rules[].sessionPersistence`` as the standard-channel CRD's schema does (it is experimental);
+  a type in ``unsupported_persistence`` is reported ``Accepted`` False, as a gateway without it does.
 - **Namespaces** ``/api/v1/namespaces/{ns}`` (GET).
 - ``forbidden``: ``(method, resource)`` pairs answered 403 with an RBAC message, as the API does.
 
@@ -128,6 +129,7 @@ class FakeKube:
     forbidden: set[tuple[str, str]] = field(default_factory=set)
     route_status: bool = True
     gateway_channel: str = "experimental"
+    unsupported_persistence: set[str] = field(default_factory=set)
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _version: int = 100
@@ -295,6 +297,9 @@ class FakeKube:
             "observedGeneration": generation,
         }
         accepted = {"type": "Accepted", "status": "True", "reason": "Accepted", "observedGeneration": generation}
+        persistence = (route["spec"]["rules"][0].get("sessionPersistence") or {}).get("type")
+        if persistence in self.unsupported_persistence:  # Header is Extended support: a gateway may reject it
+            accepted.update(status="False", reason="UnsupportedValue", message=f"{persistence} session persistence")
         route["status"] = {
             "parents": [
                 {
