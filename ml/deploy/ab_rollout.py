@@ -226,12 +226,9 @@ class ABRollout:
         self._evidence(decision, refs=refs, champion=champion)
         winner = decision.winner
         if winner is not None and winner in refs:
-            if winner != new:  # an extra arm won: it is the one the commit promotes; the colour goes with the rest
-                losers = {name: ref for name, ref in refs.items() if name != winner}
-                self.journal.update(
-                    new=winner, model=asdict(refs[winner]), arms={k: asdict(v) for k, v in losers.items()}
-                )
-            self.journal.update(phase=phases.COMMITTED)
+            # one atomic write: an extra arm that won becomes the one the commit promotes, the colour joins the losers
+            losers = {name: asdict(ref) for name, ref in refs.items() if name != winner}
+            self.journal.update(phase=phases.COMMITTED, new=winner, model=asdict(refs[winner]), arms=losers)
             self.log.emit(
                 "commit", f"'{winner}' ({refs[winner].uri}) won the A/B test: promoting it", outcome="pass",
                 traffic={winner: 100},

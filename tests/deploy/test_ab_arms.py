@@ -164,3 +164,16 @@ def test_arms_a_target_cannot_hold_or_that_are_not_new_versions_are_refused_befo
 
     why = refusals(object.__new__(KubernetesTarget), world.spec(world.ab(extra), NO_GATES))
     assert any("declares exactly two colours" in p for p in why), why
+
+
+def test_a_crash_after_an_extra_arm_won_rolls_forward_to_that_arm(world: ArmsWorld) -> None:
+    _, _, extra = world.three_arms(champion=180, model=175, challenger=60)
+    world.target.crash_on = "delete:blue"  # killed while the commit cleans up
+    with pytest.raises(Crash):
+        world.engine().run(world.spec(world.ab(extra), NO_GATES))
+    journal = Journal(world.journal_dir, "local", "local").load()
+    assert journal is not None and journal["phase"] == "committed" and journal["new"] == "green-arm2"
+    result = world.engine().recover()
+    assert result is not None and result.outcome == "promoted"
+    assert world.target.traffic.weights == {"green-arm2": 100} and set(world.target.deployments) == {"green-arm2"}
+    assert world.registry.alias_version(world.model, "champion") == extra
