@@ -103,6 +103,23 @@ def _bucket_check(needs: AwsNeeds) -> Check:
     )
 
 
+def _ec2_quota(
+    quotas: dict[str, dict[str, Any]], instance_type: str, *, spot: bool
+) -> tuple[str, dict[str, Any] | None]:
+    """The EC2 vCPU quota a GPU type draws on: G/VT types one line; P types one line per generation on
+    newer accounts (``All P4, P3 and P2 Spot Instance Requests``, ``All P5 ...``), one on older ones."""
+    family = "P" if instance_type.startswith("p") else "G and VT"
+    name = f"All {family} Spot Instance Requests" if spot else f"Running On-Demand {family} instances"
+    if name.lower() in quotas or family != "P" or not spot:
+        return name, quotas.get(name.lower())
+    generation = instance_type.split(".", 1)[0].rstrip("den")  # p4d / p3dn / p5e -> p4 / p3 / p5
+    for listed, quota in quotas.items():
+        words = listed.replace(",", " ").split()
+        if listed.startswith("all p") and listed.endswith("spot instance requests") and generation in words:
+            return str(quota.get("QuotaName") or listed), quota
+    return name, None
+
+
 def _node_pool_checks(needs: AwsNeeds) -> list[Check]:
     """The EKS GPU node group's type offered in the region, and its EC2 vCPU quota against maxNodes."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -124,9 +141,7 @@ def _node_pool_checks(needs: AwsNeeds) -> list[Check]:
     except BotoCoreError as exc:
         raise aws.user_error(f"describe EC2 type {instance_type}", exc) from None
     vcpus = int(described["InstanceTypes"][0]["VCpuInfo"]["DefaultVCpus"])
-    family = "P" if instance_type.startswith("p") else "G and VT"
-    name = f"All {family} Spot Instance Requests" if needs.node_pool_spot else f"Running On-Demand {family} instances"
-    quota = _quotas(region, "ec2").get(name.lower())
+    name, quota = _ec2_quota(_quotas(region, "ec2"), instance_type, spot=needs.node_pool_spot)
     needed = needs.node_pool_nodes * vcpus
     return [
         Check("aws", label, "offered", f"offered ({vcpus} vCPUs)", "ok"),

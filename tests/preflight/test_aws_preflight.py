@@ -150,3 +150,17 @@ def test_an_eks_pool_type_the_region_does_not_offer_is_a_blocker(
     [blocker] = blockers(check_aws(dataclasses.replace(EKS_NEEDS, node_pool_instance_type="g9.xlarge")))
     assert blocker.available == "not offered"
     assert f"aws ec2 describe-instance-type-offerings --region {REGION}" in blocker.fix
+
+
+def test_p_types_draw_on_their_generations_spot_line() -> None:
+    """Newer accounts split P spot quotas by generation; older ones have one line; G/VT is one line."""
+    from ml.preflight.aws import _ec2_quota
+
+    split = {
+        name.lower(): {"QuotaName": name, "Value": 0}
+        for name in ("All P4, P3 and P2 Spot Instance Requests", "All P5 Spot Instance Requests")
+    }
+    assert _ec2_quota(split, "p4d.24xlarge", spot=True)[0] == "All P4, P3 and P2 Spot Instance Requests"
+    assert _ec2_quota(split, "p5.48xlarge", spot=True)[0] == "All P5 Spot Instance Requests"
+    assert _ec2_quota({}, "p3.2xlarge", spot=True) == ("All P Spot Instance Requests", None)
+    assert _ec2_quota({}, "g5.xlarge", spot=False)[0] == "Running On-Demand G and VT instances"
