@@ -25,7 +25,7 @@ An A/B experiment (the spec's ``model`` is the challenger; the champion is what 
 
     strategy:
       type: ab
-      challengers: [models:/m/9]    # optional further arms
+      challengers: [models:/m/9]    # optional further arms: other versions of the same model, each a deployment
       split: [50, 50]               # champion first; default: equal shares
       assignment: random            # or {cookie: ml-arm} / {header: X-User-Id}: sticky per user
       outcome: errors               # errors | latency | feedback (POST /feedback, `ml deploy feedback`)
