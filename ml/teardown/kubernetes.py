@@ -8,7 +8,8 @@
   (`mlops:kubernetes.serving.namespace`) should be gone, and everything in it with it. If it is
   still there (a finalizer holds it ``Terminating``, or the destroy stopped half-way), the namespace
   and what it still holds are listed: colours' Deployments and Services, HPAs, PodDisruptionBudgets,
-  HTTPRoutes, Jobs, ConfigMaps and NetworkPolicies (the API's own ``kube-root-ca.crt`` aside). When
+  HTTPRoutes, Jobs, ConfigMaps, NetworkPolicies, the quota, limit range and serving identity (the
+  API's own ``kube-root-ca.crt`` and ``default`` service account aside). When
   the namespace is not the stack's (it lacks the stack's ``app.kubernetes.io/part-of`` label), only
   objects labelled with the stack's ``app.kubernetes.io/instance`` are listed and the namespace is
   left out: it is someone else's to keep.
@@ -26,7 +27,7 @@ from ml.teardown.leftovers import Leftover
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF, PLATFORM = "app.kubernetes.io/part-of", "mlops-platform"
 INSTANCE = "app.kubernetes.io/instance"
-API_DEFAULTS = {("ConfigMap", "kube-root-ca.crt")}
+API_DEFAULTS = {("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")}
 """Objects the API server puts in every namespace: not leftovers."""
 
 NAMESPACED: tuple[tuple[str, str, str, str], ...] = (
@@ -37,6 +38,9 @@ NAMESPACED: tuple[tuple[str, str, str, str], ...] = (
     ("Job", "BatchV1Api", "list_namespaced_job", "job"),
     ("ConfigMap", "CoreV1Api", "list_namespaced_config_map", "configmap"),
     ("NetworkPolicy", "NetworkingV1Api", "list_namespaced_network_policy", "networkpolicy"),
+    ("ResourceQuota", "CoreV1Api", "list_namespaced_resource_quota", "resourcequota"),
+    ("LimitRange", "CoreV1Api", "list_namespaced_limit_range", "limitrange"),
+    ("ServiceAccount", "CoreV1Api", "list_namespaced_service_account", "serviceaccount"),
 )
 """(kind as listed, client API class, its list call, the `kubectl delete` resource name)."""
 

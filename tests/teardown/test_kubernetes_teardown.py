@@ -109,7 +109,10 @@ def seed_half_destroyed(kube: NamespaceFake, ns: str = NS, *, owned: bool = True
     }
     kube.add_object("poddisruptionbudgets", ns, BLUE, {"app.kubernetes.io/instance": ROUTE})
     kube.add_object("jobs", ns, "sweep-churn-1", {"app.kubernetes.io/instance": ROUTE})
-    kube.add_object("configmaps", ns, "kube-root-ca.crt")  # the API server's own: never a leftover
+    kube.add_object("resourcequotas", ns, "serving-quota", {"app.kubernetes.io/instance": ROUTE})
+    kube.add_object("serviceaccounts", ns, ROUTE, {"app.kubernetes.io/instance": ROUTE})
+    kube.add_object("configmaps", ns, "kube-root-ca.crt")  # the API server's own: never leftovers
+    kube.add_object("serviceaccounts", ns, "default")
 
 
 @pytest.fixture
@@ -135,6 +138,8 @@ def test_check_lists_the_stacks_namespace_and_what_it_holds_then_nothing(namespa
         ("HPA", f"{NS}/{GREEN}"),
         ("PodDisruptionBudget", f"{NS}/{BLUE}"),
         ("Job", f"{NS}/sweep-churn-1"),
+        ("ResourceQuota", f"{NS}/serving-quota"),
+        ("ServiceAccount", f"{NS}/{ROUTE}"),
         ("HTTPRoute", f"{NS}/{ROUTE}"),
     ]
     assert left[0].detail == "Terminating; created by the stack (a finalizer holds it)"
@@ -183,7 +188,7 @@ def test_ml_teardown_check_exits_1_with_the_list_then_0(
         "detail": "Terminating; created by the stack (a finalizer holds it)",
         "fix": f"kubectl delete namespace {NS}",
     }
-    assert len(left) == 9
+    assert len(left) == 11
 
     namespace_fake.remove_namespace(NS)
     code, out = ml("teardown", "--stack", "eks", "--check", "--project-dir", str(project))
