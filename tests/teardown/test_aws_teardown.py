@@ -9,52 +9,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ml.contract import (
-    ArtifactStoreRef,
-    AutoscaleProfile,
-    AwsWorkspaceRef,
-    BudgetRef,
-    EndpointRef,
-    PlatformOutputs,
-    TrainingProfile,
-)
 from ml.deploy.audit import audit_path, read_records
 from ml.teardown import aws as teardown_aws
 from ml.teardown.cli import register
 from tests.fakes import moto_server as moto_fixtures
-from tests.fakes.moto_server import ACCOUNT_ID, REGION, MotoServer
+from tests.fakes.aws_stack import ENDPOINT, IMAGE, ROLE, aws_outputs
+from tests.fakes.moto_server import MotoServer
 
 moto_server = moto_fixtures.moto_server  # pytest fixtures used by this module
 
 REPO = Path(__file__).resolve().parents[2]
-ENDPOINT = "mlopsdevaws-endpoint"  # what Pulumi.dev-aws.yaml names it ({namePrefix}-endpoint)
-ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/mlopsdevaws-sagemaker-execution"
-IMAGE = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/mlflow-pyfunc:3.17.2"
-
-
-def outputs() -> PlatformOutputs:
-    autoscale = AutoscaleProfile(
-        min_instances=1,
-        max_instances=2,
-        metric="requests",
-        target=100,
-        scale_out_cooldown_seconds=300,
-        scale_in_cooldown_seconds=600,
-    )
-    return PlatformOutputs(
-        stack="dev-aws",
-        environment="dev",
-        cloud="aws",
-        region=REGION,
-        tracking_uri="arn:aws:sagemaker:x",
-        training=TrainingProfile(name="gpu", instance_type="ml.g5.xlarge", min_nodes=0, max_nodes=2, spot=True),
-        artifacts=ArtifactStoreRef(name="b", uri="s3://b", temp_prefix="tmp/", checkpoint_prefix="checkpoints/"),
-        budget=BudgetRef(name="b", monthly_amount=800, currency="USD", thresholds_percent=[80]),
-        endpoint=EndpointRef(
-            name=ENDPOINT, instance_type="ml.m5.large", instance_count=1, auth_mode="iam", autoscale=autoscale
-        ),
-        aws=AwsWorkspaceRef(account_id=ACCOUNT_ID, execution_role_arn=ROLE, serving_image=IMAGE),
-    )
 
 
 def model_and_config(moto: MotoServer, name: str, tags: dict[str, str]) -> None:
@@ -78,7 +42,7 @@ def seed(moto: MotoServer) -> None:
 
 def test_teardown_deletes_the_rollouts_configs_and_models_only(moto_server: MotoServer) -> None:
     seed(moto_server)
-    items = teardown_aws.created_by_ml(outputs())
+    items = teardown_aws.created_by_ml(aws_outputs())
     rollout = f"{ENDPOINT}-green-261204101500-ab12"
     assert [(i.kind, i.name) for i in items] == [("endpoint config", rollout), ("model", rollout)]
 
@@ -140,7 +104,7 @@ def test_ml_teardown_asks_then_deletes_audits_and_prints_the_destroy(
     monkeypatch.setenv("COLUMNS", "200")
     seed(moto_server)
     document = tmp_path / "outputs.json"
-    document.write_text(outputs().model_dump_json())
+    document.write_text(aws_outputs().model_dump_json())
 
     code, out = ml("teardown", "--stack", "dev-aws", "--outputs", str(document), stdin="n\n")
     assert code == 1 and "delete these 2 item(s)?" in out
@@ -149,7 +113,7 @@ def test_ml_teardown_asks_then_deletes_audits_and_prints_the_destroy(
     code, out = ml("teardown", "--stack", "dev-aws", "--outputs", str(document), "--yes")
     assert code == 0
     assert "next: `pulumi destroy --stack dev-aws`, then `ml teardown --stack dev-aws --check`" in out
-    records = read_records(audit_path(outputs()))
+    records = read_records(audit_path(aws_outputs()))
     assert [(r["what"], r["kind"], r["outcome"]) for r in records] == [
         ("teardown.delete", "endpoint config", "deleted"),
         ("teardown.delete", "model", "deleted"),
