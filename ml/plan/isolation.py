@@ -42,6 +42,10 @@ def _azure(plan: OfflinePlan) -> list[str]:
     for compute in sorted(plan.of_type("azure-native:machinelearningservices:Compute"), key=lambda r: r.name):
         node_ip = get(compute.inputs, "properties.properties.enableNodePublicIp", True)
         lines.append(f"compute {compute.name}: node public IPs {'on' if node_ip is not False else 'off'}")
+    for pool in sorted(plan.of_type("azure-native:containerservice:AgentPool"), key=lambda r: r.name):
+        node_ip = pool.inputs.get("enableNodePublicIP", False)
+        name = pool.inputs.get("agentPoolName", pool.name)
+        lines.append(f"AKS pool {name}: node public IPs {'on' if node_ip is True else 'off'}")
     endpoints = sorted(
         group
         for r in plan.of_type("azure-native:network:PrivateEndpoint")

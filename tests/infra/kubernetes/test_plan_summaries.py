@@ -58,6 +58,12 @@ def test_key_inputs_of_the_aks_pool(dev: OfflinePlan) -> None:
     assert "nvidia.com/gpu=present:NoSchedule" in pool["nodeTaints"]  # type: ignore[operator]
 
 
+def test_isolation_summary_names_the_aks_pools_node_ips(dev: OfflinePlan) -> None:
+    from ml.plan.isolation import isolation_summary
+
+    assert "AKS pool gpuspot: node public IPs off" in isolation_summary(dev)
+
+
 def test_tree_and_json_show_the_kubernetes_resources(dev: OfflinePlan) -> None:
     buffer = io.StringIO()
     render_tree(dev, Console(file=buffer, width=200, no_color=True))
