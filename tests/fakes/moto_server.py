@@ -29,7 +29,6 @@ poll, in which case it restores the old config with a ``FailureReason``, as an a
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,21 +55,22 @@ class MotoServer:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    """moto on 127.0.0.1:<free port>, with the AWS environment pointing at it; stopped afterwards."""
-    from moto.server import ThreadedMotoServer
+    """moto on 127.0.0.1:<free port>, with the AWS environment pointing at it; stopped afterwards.
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    The app and request handler are moto's own (what `moto.server.ThreadedMotoServer` serves); the
+    loop is ours only to poll for shutdown every 50 ms: ThreadedMotoServer's default 0.5 s made
+    stopping it half a second of every AWS test's teardown.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
     try:
         requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_S3"):
@@ -85,7 +85,9 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
         monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
         yield MotoServer(endpoint=endpoint, region=REGION)
     finally:
-        server.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 class TuningTrials:
