@@ -58,6 +58,7 @@ from ml.sweep.backends.base import (
 )
 from ml.sweep.cost import CostEstimate, measured_cost
 from ml.sweep.plots import save_sweep_plot
+from ml.sweep.plots import warm_up as warm_up_plot
 from ml.sweep.pruners import pruner_for
 from ml.sweep.spec import SweepSpec
 from ml.tracking import use_tracking
@@ -147,6 +148,7 @@ class LocalSweep:
 
     def run(self) -> SweepRun:
         self.launcher = _warm_launcher(self.spec, self.workdir)  # imports while the parent run is created
+        warm_up_plot()  # the end-of-sweep picture's imports, while the trials run
         try:
             return self._run()
         finally:
