@@ -1,9 +1,10 @@
 """boto3 clients and AWS errors as `UserError`s: the one way every AWS-facing module talks to AWS.
 
 Why shared: the SageMaker sweep backend and the SageMaker rollout target must build clients the
-same way (region from the stack, the endpoint from ``AWS_ENDPOINT_URL`` as boto3 reads it, bounded
-standard retries) and must turn the same user-fixable failures (no credentials, no region, an
-``AccessDenied``) into the same one-line messages. boto3 is imported lazily: the CLI imports this
+same way (region from the stack, the endpoint from ``AWS_ENDPOINT_URL`` as boto3 reads it, the
+timeouts and standard retries of `ml.cloud_waits`) and must turn the same user-fixable failures
+(no credentials, no region, an ``AccessDenied``, no answer within the bound) into the same
+one-line messages. boto3 is imported lazily: the CLI imports this
 module on commands that never reach AWS.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ml.cloud_waits import cloud_waits
 from ml.contract import AwsWorkspaceRef, PlatformOutputs
 from ml.contract.errors import UserError
 
@@ -20,11 +22,10 @@ CREDENTIALS_HELP = (
 
 
 def client(service: str, region: str) -> Any:
-    """A boto3 client for ``service`` in ``region`` with standard retries (at most 3 attempts)."""
+    """A boto3 client for ``service`` in ``region``: timeouts and standard retries from `ml.cloud_waits`."""
     import boto3
-    from botocore.config import Config
 
-    return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    return boto3.client(service, region_name=region, config=cloud_waits().botocore_config())
 
 
 def error_parts(exc: Exception) -> tuple[str, str, int | None]:
@@ -38,8 +39,14 @@ def error_parts(exc: Exception) -> tuple[str, str, int | None]:
 
 def user_error(what: str, exc: Exception) -> UserError:
     """``cannot <what>: ...`` naming the fix for missing credentials/region, else AWS's code and first line."""
-    from botocore.exceptions import NoCredentialsError, NoRegionError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError, NoCredentialsError, NoRegionError
 
+    if isinstance(exc, BotoConnectionError | HTTPClientError):  # refused, timed out, closed: the bounded wait ran out
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or "its endpoint"
+        return UserError(
+            f"cannot {what}: AWS did not answer at {endpoint} ({type(exc).__name__}); {cloud_waits().statement()}"
+        )
     if isinstance(exc, NoCredentialsError):
         return UserError(f"cannot {what}: no AWS credentials found; {CREDENTIALS_HELP}")
     if isinstance(exc, NoRegionError):

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ml.cloud_waits import cloud_waits
 from ml.contract import AzureWorkspaceRef, PlatformOutputs
 from ml.contract.errors import UserError
 
@@ -48,8 +49,12 @@ class AzureConnection:
     enable_telemetry: bool = True
 
     def transport_kwargs(self) -> dict[str, Any]:
-        """The per-request keyword arguments azure-core transports take (TLS verification)."""
-        return {} if self.connection_verify is None else {"connection_verify": self.connection_verify}
+        """The per-request keywords azure-core transports take (TLS verification, `ml.cloud_waits` timeouts)."""
+        waits = cloud_waits()
+        kwargs: dict[str, Any] = {"connection_timeout": waits.connect, "read_timeout": waits.read}
+        if self.connection_verify is not None:
+            kwargs["connection_verify"] = self.connection_verify
+        return kwargs
 
 
 def default_connection() -> AzureConnection:
@@ -90,6 +95,7 @@ def ml_client(workspace: AzureWorkspaceRef, connection: AzureConnection) -> Any:
     if connection.polling_interval is not None:
         options["polling_interval"] = connection.polling_interval
     options.update(connection.transport_kwargs())
+    options.update(cloud_waits().azure_kwargs())  # every operation's pipeline: timeouts, retries, longest pause
     return MLClient(
         connection.credential,
         subscription_id=workspace.subscription_id,
@@ -123,7 +129,7 @@ class ArmClient:
             policies=[
                 HeadersPolicy({"Accept": "application/json"}),
                 UserAgentPolicy("mlops-ml"),
-                RetryPolicy(retry_total=3),
+                RetryPolicy(**_retry_kwargs()),
                 BearerTokenCredentialPolicy(connection.credential, f"{base}/.default"),
             ],
         )
@@ -180,6 +186,7 @@ def azure_errors(
         HttpResponseError,
         ResourceNotFoundError,
         ServiceRequestError,
+        ServiceResponseError,
     )
 
     where = f"workspace '{workspace.workspace_name}' (resource group '{workspace.resource_group}')"
@@ -195,8 +202,15 @@ def azure_errors(
     except HttpResponseError as exc:
         code = getattr(getattr(exc, "error", None), "code", None) or exc.status_code
         raise error(f"cannot {what} in {where}: Azure answered {code}: {service_message(exc)}") from None
-    except ServiceRequestError as exc:
-        raise UserError(f"cannot {what}: Azure is unreachable ({exc})") from None
+    except (ServiceRequestError, ServiceResponseError) as exc:  # refused, timed out: the bounded wait ran out
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot {what}: Azure did not answer ({first}); {cloud_waits().statement()}") from None
+
+
+def _retry_kwargs() -> dict[str, Any]:
+    """`RetryPolicy` keywords of `ml.cloud_waits` (tries after the first, longest pause)."""
+    waits = cloud_waits().azure_kwargs()
+    return {"retry_total": waits["retry_total"], "retry_backoff_max": waits["retry_backoff_max"]}
 
 
 def service_message(exc: Exception) -> str:

@@ -169,9 +169,13 @@ class _Blobs(_Store):
             from azure.storage.blob import ContainerClient
 
             from ml.azure import default_connection
+            from ml.cloud_waits import cloud_waits
 
             container_client = ContainerClient(
-                str(location.account_url), location.container, credential=default_connection().credential
+                str(location.account_url),
+                location.container,
+                credential=default_connection().credential,
+                **cloud_waits().storage_kwargs(),
             )
         self.container = container_client
 
