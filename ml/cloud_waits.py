@@ -15,7 +15,7 @@ The bound, from the environment (seconds; defaults in brackets):
 - ``ML_CLOUD_BACKOFF_MAX`` [10]: the longest pause between two tries.
 
 So one call against a service that accepts and never answers ends within about
-``attempts x (connect + read) + (attempts - 1) x backoff_max`` (210 s by default);
+``attempts x (connect + read) + (attempts - 1) x backoff_max`` (230 s by default);
 `worst_case_seconds` computes it for the values in force. Long-running operations (a job, an
 endpoint update) are polled by `ml`'s own loops with their own stated limits; this bounds each call.
 """
