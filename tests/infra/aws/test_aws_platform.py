@@ -120,16 +120,17 @@ def _component_of(type_token: str, name: str = "") -> str:
 
 def test_resource_counts(dev: OfflinePlan, prod: OfflinePlan) -> None:
     # 9 artifact store + 6 workspace + 7 serving + 1 budget + 3 drift alarm (topic, alarm, one email);
-    # prod adds the Studio domain, a second email and 5 VPC endpoints.
+    # prod adds the Studio domain, a second email and 7 VPC endpoints (S3; SageMaker API/runtime, ECR
+    # api/dkr, CloudWatch Logs, STS).
     assert len(dev.custom_resources) == 23 + 3
-    assert len(prod.custom_resources) == 24 + 4 + 5
+    assert len(prod.custom_resources) == 24 + 4 + 7
     assert prod.of_type("aws:sagemaker/domain:Domain") and not dev.of_type("aws:sagemaker/domain:Domain")
 
 
 def test_tags_on_everything_taggable_include_the_cost_allocation_tag(plan: OfflinePlan) -> None:
     environment = plan.stack.removesuffix("-aws")
     tagged = [r for r in plan.custom_resources if r.type not in UNTAGGABLE]
-    assert len(tagged) == {"dev-aws": 12 + 2, "prod-aws": 13 + 2 + 5}[plan.stack]  # drift topic+alarm; prod: 5 VPCEs
+    assert len(tagged) == {"dev-aws": 12 + 2, "prod-aws": 13 + 2 + 7}[plan.stack]  # drift topic+alarm; prod: 7 VPCEs
     for resource in tagged:
         tags = resource.inputs["tags"]
         assert tags["environment"] == environment, resource.name
