@@ -90,6 +90,8 @@ def test_status_reads_the_latest_sweep_back(home: Path, finished_sweep: dict[str
     assert status["completed"] + status["pruned"] == 2 and status["failed"] == 0
     assert status["best"]["metric"] == "val_auc" and 0.9 < status["best"]["value"] <= 1.0
     assert status["model_name"] == MODEL and status["experiment"] == "breast-cancer"
+    # read back from the trials' MLflow system metrics, as for every backend
+    assert 0 < status["utilization"] <= 100 and 0 < status["memory_utilization"] <= 100
 
 
 def test_best_registers_the_model_as_challenger_with_lineage(home: Path, finished_sweep: dict[str, str]) -> None:
