@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.mlflow_template import copy_store, make_template
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -45,17 +46,18 @@ def _isolated_mlflow_uris() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def _mlflow_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated, empty MLflow SQLite store per session (creating one runs ~40 migrations, 5-25 s)."""
-    from mlflow import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
+    """One migrated, empty MLflow SQLite store per test run, shared by the xdist workers (tests/mlflow_template.py)."""
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the workers' common directory
+    return make_template(shared / "mlflow-template")
 
 
 @pytest.fixture
-def mlflow_sqlite_uri(_mlflow_sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
-    """A fresh MLflow SQLite tracking URI for one test: a copy of the migrated template."""
-    path = tmp_path / "mlflow.db"
-    shutil.copy(_mlflow_sqlite_template, path)
-    yield f"sqlite:///{path}"
+def mlflow_sqlite_uri(_mlflow_sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh MLflow SQLite tracking URI for one test: a copy of the migrated template.
+
+    The test runs in ``tmp_path``: MLflow puts the artifacts of an experiment created without a
+    location (the monitor's, the audit's) under ``./mlruns``, which would be the repository.
+    """
+    monkeypatch.chdir(tmp_path)
+    yield copy_store(_mlflow_sqlite_template, tmp_path / "mlflow.db")

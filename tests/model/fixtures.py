@@ -6,7 +6,6 @@ Shared by tests/model and tests/deploy/test_validation.py (each binds them: `hom
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,16 @@ import pytest
 
 from ml.contract import PlatformOutputs
 from ml.stack import default_local_outputs
+from tests.mlflow_template import copy_store
 from tests.model.helpers import HOLDOUT, Split, fit, split
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("model-home")
-    shutil.copy(_mlflow_sqlite_template, path / "mlflow.db")
+    copy_store(_mlflow_sqlite_template, path / "mlflow.db")
     with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(path)  # MLflow's default artifact root (./mlruns) stays in the test home
         patch.setenv("ML_PLATFORM_HOME", str(path))
         patch.delenv("GITHUB_ACTOR", raising=False)
         yield path
