@@ -112,38 +112,30 @@ def test_weekly_retraining_sweep_registers_a_challenger() -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev", "dev-aws"])
-def test_the_weekly_spec_is_valid_on_the_cloud_backends(stack: str, tmp_path: Path) -> None:
-    """The scheduled sweep must not be refused by Azure ML or SageMaker when the cron fires."""
-    import json
-    import subprocess
-    import sys
+def test_the_weekly_spec_is_valid_on_the_cloud_backends(
+    stack: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduled sweep must not be refused by Azure ML or SageMaker when the cron fires.
 
+    `ml sweep run` runs in this process (typer CliRunner) from the repository, as the workflow runs it:
+    a new `ml` process spent most of this test importing MLflow and the SDKs again.
+    """
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from ml.sweep.cli import register
     from tests.infra.helpers import PROJECT_DIR, plan_stack
 
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"platform": plan_stack(stack).outputs}))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from ml.cli import main; main()",
-            "sweep",
-            "run",
-            "examples/sweeps/breast_cancer_cloud.yaml",
-            "--stack",
-            stack,
-            "--outputs",
-            str(outputs),
-            "--dry-run",
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
-    assert done.returncode == 0, done.stderr
+    monkeypatch.chdir(PROJECT_DIR)
+    app = typer.Typer()
+    register(app)
+    args = ["sweep", "run", "examples/sweeps/breast_cancer_cloud.yaml", "--stack", stack, "--outputs", str(outputs)]
+    done = CliRunner().invoke(app, [*args, "--dry-run"], catch_exceptions=False, env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
     assert "is valid for backend" in done.stdout and "nothing submitted" in done.stdout
 
 
@@ -155,7 +147,7 @@ def test_daily_monitor_on_prod_starts_the_retrain_on_dev_only_on_drift() -> None
     assert "pulumi stack output --json --stack prod" in runs
     assert "ml monitor --stack prod --outputs outputs.prod.json" in runs
     # Exit 3 is drift (retrain), 0 and 4 pass, anything else fails the job.
-    assert '"$code" -eq 3' in runs and 'drift=true' in runs and '"$code" -eq 4' in runs
+    assert '"$code" -eq 3' in runs and "drift=true" in runs and '"$code" -eq 4' in runs
     assert monitor["outputs"]["drift"] == "${{ steps.monitor.outputs.drift }}"
     assert retrain["needs"] == "monitor" and retrain["if"] == "needs.monitor.outputs.drift == 'true'"
     assert "gh workflow run retrain.yml" in _runs(retrain)
