@@ -274,6 +274,14 @@ def _last_seq(journal: Path) -> int:
     return max((int(record["seq"]) for record in held), default=0)
 
 
+def pending_writes(journal: Path) -> int:
+    """How many of the journal's held writes have not reached MLflow yet (0 without a journal)."""
+    if not journal.exists():
+        return 0
+    held, done = _read(journal)
+    return sum(1 for record in held if int(record["seq"]) not in done)
+
+
 @contextmanager
 def _replaying(journal: Path) -> Iterator[None]:
     """One replay of a journal at a time (a lock file beside it)."""

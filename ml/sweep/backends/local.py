@@ -9,13 +9,14 @@ from their journal on disk (`_tracking_hold`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlparse
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
 from ml.sweep.backends._local_sweep import LocalSweep, local_input, prepared, sweep_workdir
 from ml.sweep.backends._local_tracking import read_status
-from ml.sweep.backends._tracking_hold import JOURNAL_NAME, Replayed, replay_journal
+from ml.sweep.backends._tracking_hold import JOURNAL_NAME, Replayed, pending_writes, replay_journal
 from ml.sweep.backends.base import ProgressCallback, SweepBackend, SweepRun, SweepState, SweepStatus, TrialResult
 from ml.sweep.compute import ComputeChoice
 from ml.sweep.cost import CostEstimate
@@ -56,6 +57,10 @@ class LocalSweepBackend(SweepBackend):
 
     def status(self, outputs: PlatformOutputs, sweep_id: str) -> SweepStatus:
         status, _ = read_status(use_tracking(prepared(outputs)), sweep_id)
+        pending = pending_writes(sweep_workdir(sweep_id) / JOURNAL_NAME)
+        if pending and status.state is not SweepState.RUNNING:  # a running sweep sends them itself
+            unsent = f"{pending} MLflow writes the sweep held are not in MLflow yet: `ml sweep replay {sweep_id}`"
+            status = replace(status, message=f"{status.message}; {unsent}" if status.message else unsent)
         return status
 
     def best(self, outputs: PlatformOutputs, sweep_id: str) -> TrialResult:
