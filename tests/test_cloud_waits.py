@@ -20,9 +20,13 @@ import pytest
 
 from ml.azure import AzureConnection
 from ml.cloud_waits import cloud_waits
-from tests.fakes.azure_client import FakeTokenCredential
+from ml.contract import AutoscaleProfile, AzureWorkspaceRef
+from tests.fakes.azure_client import FakeTokenCredential, azure_outputs
 
 REPO = Path(__file__).resolve().parents[1]
+AUTOSCALE = AutoscaleProfile(
+    min_instances=1, max_instances=2, metric="cpu", target=70, scale_out_cooldown_seconds=1, scale_in_cooldown_seconds=1
+)
 SMALL = {"ML_CLOUD_CONNECT_TIMEOUT": "1", "ML_CLOUD_READ_TIMEOUT": "1", "ML_CLOUD_ATTEMPTS": "2"}
 
 
@@ -115,6 +119,42 @@ def test_azure_preflight_against_a_silent_endpoint_ends_within_the_bound(
     print(f"azure: ended after {took:.1f}s (bound ~{small_bound:.1f}s): {text.strip()}")
     assert code == 2
     assert "Azure did not answer" in text and "ML_CLOUD_READ_TIMEOUT" in text and "2 tries" in text
+    assert "Traceback" not in text and len(text.strip().splitlines()) <= 3
+    assert took < small_bound + 3
+
+
+def test_azure_sweep_status_through_mlclient_ends_within_the_bound(
+    silent_port: int,
+    small_bound: float,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """azure-ai-ml's `MLClient` (every endpoint of its cloud at the silent server) takes the same bound."""
+    import ml.sweep.backends.azure
+
+    monkeypatch.delenv("AZUREML_CURRENT_CLOUD", raising=False)  # MLClient writes it into os.environ
+    url = f"https://127.0.0.1:{silent_port}"
+    cloud = AzureConnection(
+        FakeTokenCredential(),
+        resource_manager=f"{url}/",
+        cloud=f"SilentCloud{silent_port}",
+        cloud_metadata={
+            **{key: f"{url}/" for key in ("resource_manager", "aml_resource_id", "registry_discovery_endpoint")},
+            **{"azure_portal": f"{url}/portal/", "active_directory": f"{url}/login/"},
+            "storage_endpoint": f"127.0.0.1:{silent_port}",
+        },
+        enable_telemetry=False,
+    )
+    monkeypatch.setattr(ml.sweep.backends.azure, "default_connection", lambda: cloud)
+    outputs = azure_outputs(None, endpoint="e", autoscale=AUTOSCALE)
+    workspace = AzureWorkspaceRef(subscription_id="s", resource_group="r", workspace_name="w")
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(outputs.model_copy(update={"azure": workspace}).model_dump_json())
+    code, text, took = run_ml(monkeypatch, capsys, "sweep", "status", "sweep-1", "--outputs", str(outputs_file))
+    print(f"azure ml: ended after {took:.1f}s (bound ~{small_bound:.1f}s): {text.strip()}")
+    assert code == 2
+    assert "Azure did not answer" in text and "ML_CLOUD_READ_TIMEOUT" in text
     assert "Traceback" not in text and len(text.strip().splitlines()) <= 3
     assert took < small_bound + 3
 
