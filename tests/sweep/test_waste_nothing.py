@@ -318,3 +318,49 @@ def test_the_friedman_regression_example_is_a_valid_spec() -> None:
     spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / "sweeps" / "friedman.yaml")
     assert spec.objective.metric == "val_rmse" and spec.objective.goal == "minimize"
     assert "--data friedman1" in spec.command and "--n-estimators 500" in spec.command
+
+
+def test_a_sagemaker_sweep_without_mlflow_samples_reads_cloudwatch(
+    moto_server: MotoServer, tuning_trials: TuningTrials, mlflow_sqlite_uri: str, tmp_path: Path
+) -> None:
+    """No trial run in MLflow: SageMaker's per-instance metrics, CPU and GPU divided by the type's counts."""
+    code = tmp_path / "train"
+    code.mkdir()
+    (code / "train.py").write_text("from ml.sweep import trial\ntrial.report(1, val_auc=0.9)\n")
+    sagemaker_tests.with_bucket(moto_server)
+    outputs = sagemaker_tests.aws_outputs(tracking_uri=mlflow_sqlite_uri)  # an empty store: no samples
+    backend = SageMakerSweepBackend()
+    name = backend.submit(sagemaker_tests.make_spec(code, sampling="random"), outputs).sweep_id
+    params = {"lr": "0.05", "trees": "100", "loss": "log_loss"}
+    jobs = [f"{name}-{index:03d}-abc" for index in range(2)]
+    for job in jobs:
+        tuning_trials.add(name, job, status="Completed", params=params, metric="val_auc", value=0.9, seconds=600)
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime.now(UTC) + timedelta(minutes=1)  # inside both jobs' 10 minutes of training, which start now
+    cloudwatch = moto_server.client("cloudwatch")
+    # ml.g5.xlarge = 4 vCPUs and 1 GPU: CloudWatch sums CPU over cores (0-400 %)
+    samples = {
+        jobs[0]: {"CPUUtilization": [200, 240], "MemoryUtilization": [30, 40], "GPUUtilization": [10, 30]},
+        jobs[1]: {"CPUUtilization": [40, 40], "MemoryUtilization": [50, 50], "GPUUtilization": [20, 20]},
+    }
+    for job, metrics in samples.items():
+        for metric, values in metrics.items():
+            cloudwatch.put_metric_data(
+                Namespace="/aws/sagemaker/TrainingJobs",
+                MetricData=[
+                    {
+                        "MetricName": metric,
+                        "Dimensions": [{"Name": "Host", "Value": f"{job}/algo-1"}],
+                        "Timestamp": at + timedelta(minutes=minute),
+                        "Value": value,
+                    }
+                    for minute, value in enumerate(values)
+                ],
+            )
+
+    status = measured_status(backend, outputs, name)
+
+    assert status.utilization == pytest.approx((55 + 10) / 2)
+    assert (status.memory_utilization, status.gpu_utilization) == (pytest.approx(42.5), pytest.approx(20))
+    assert "mean CPU 32%, memory 42%, GPU 20%; over-sized? mean GPU 20 % < 30 %" in usage_line(status)

@@ -12,7 +12,8 @@ this one place for all backends, instead of one reader per cloud API:
 A trial's mean is its summary metric when the backend logged one (the local sweep does, at the end
 of each trial) or else the mean of the system metric's samples; the sweep's mean weights each trial
 by its run's duration. A mean CPU (or, with a GPU, GPU) utilisation under `OVERSIZED_BELOW`
-percent flags an over-sized instance.
+percent flags an over-sized instance. When a SageMaker sweep's trials recorded none (no tracking
+server on the stack), SageMaker's own CloudWatch instance metrics stand in (`_sagemaker_usage`).
 """
 
 from __future__ import annotations
@@ -136,8 +137,24 @@ def with_utilization(status: SweepStatus, outputs: PlatformOutputs) -> SweepStat
         note = f"utilisation not read from {outputs.tracking_uri}: {type(exc).__name__}: {exc}"
         return replace(status, message="; ".join(part for part in (status.message, note) if part))
     if measured is None:
-        return status
+        return _from_cloudwatch(status, outputs) if status.backend == "sagemaker" else status
     return replace(status, utilization=measured.cpu, memory_utilization=measured.memory, gpu_utilization=measured.gpu)
+
+
+def _from_cloudwatch(status: SweepStatus, outputs: PlatformOutputs) -> SweepStatus:
+    """SageMaker's own instance metrics, when no trial recorded MLflow system metrics (`_sagemaker_usage`)."""
+    from ml.sweep.backends._sagemaker_usage import cloudwatch_utilization
+
+    try:
+        means = cloudwatch_utilization(outputs, status.sweep_id)
+    except Exception as exc:  # as above: shown, never a reason for `status` to fail
+        note = f"utilisation not read from CloudWatch: {type(exc).__name__}: {exc}"
+        return replace(status, message="; ".join(part for part in (status.message, note) if part))
+    if not means:
+        return status
+    return replace(
+        status, utilization=means.get("cpu"), memory_utilization=means.get("memory"), gpu_utilization=means.get("gpu")
+    )
 
 
 def measured_status(backend: SweepBackend, outputs: PlatformOutputs, sweep_id: str) -> SweepStatus:
