@@ -68,7 +68,8 @@ def cloudwatch_utilization(outputs: PlatformOutputs, sweep_id: str) -> dict[str,
         start = summary.get("TrainingStartTime")
         if not isinstance(start, datetime):
             continue
-        end = summary.get("TrainingEndTime") if isinstance(summary.get("TrainingEndTime"), datetime) else now
+        ended = summary.get("TrainingEndTime")
+        end: datetime = ended if isinstance(ended, datetime) else now
         host = f"{summary['TrainingJobName']}/algo-1"
         means: dict[str, float] = {}
         for resource, metric in METRICS.items():
