@@ -42,18 +42,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 _MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_mlflow_uris() -> Iterator[None]:
-    """Give every test MLflow's process-wide URIs as they were before it.
-
-    Why: `ml.tracking.use_tracking` (like the CLI) sets MLflow's global tracking and registry URIs and
-    their environment variables; without this, a later test's `MlflowClient(tracking_uri=...)` still
-    resolves the registry to a server an earlier test has stopped, and retries for minutes. The
-    active experiment is process-wide too (`mlflow.set_experiment`): left set, a later test's
-    `mlflow.start_run()` asks its own fresh store for an experiment id that exists only in another.
-    """
-    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
-    yield
+def _restore_mlflow(saved: dict[str, str | None]) -> None:
+    """MLflow's process-wide URIs and active experiment unset, its environment variables as in ``saved``."""
     if "mlflow" in sys.modules:
         from mlflow.tracking._model_registry import utils as registry_utils
         from mlflow.tracking._tracking_service import utils as tracking_utils
@@ -68,6 +58,35 @@ def _isolated_mlflow_uris() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow_uris() -> Iterator[None]:
+    """Give every test MLflow's process-wide URIs as they were before it.
+
+    Why: `ml.tracking.use_tracking` (like the CLI) sets MLflow's global tracking and registry URIs and
+    their environment variables; without this, a later test's `MlflowClient(tracking_uri=...)` still
+    resolves the registry to a server an earlier test has stopped, and retries for minutes. The
+    active experiment is process-wide too (`mlflow.set_experiment`): left set, a later test's
+    `mlflow.start_run()` asks its own fresh store for an experiment id that exists only in another.
+    """
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    yield
+    _restore_mlflow(saved)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _isolated_mlflow_uris_per_module() -> Iterator[None]:
+    """The same at the end of each module, for what its module-scoped fixtures set.
+
+    Why: a module fixture runs before the per-test fixture above saves the variables, so what it sets
+    (`use_tracking`'s URIs for its platform, `mlflow.set_experiment`'s MLFLOW_EXPERIMENT_ID) is
+    "as before" for each of its tests -- as it should be -- but outlived the module: a later file on
+    the same xdist worker started its runs in experiment 2 of a server that had none.
+    """
+    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    yield
+    _restore_mlflow(saved)
 
 
 @pytest.fixture(scope="session")
