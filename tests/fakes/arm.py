@@ -27,12 +27,7 @@ with method, path, query, parsed JSON body and headers):
 - **Seeded resources**: the workspace (with ``discoveryUrl`` and ``mlFlowTrackingUri``) and its
   default blob datastore ``workspaceblobstore`` (account-key credentials, see below).
 - **Workspace discovery** (``GET /discovery``): every data-plane service URL is this server.
-- **Run history** (``GET /history/v1.0/.../runs/{id}/children``): the child runs stored with
-  `FakeArm.add_child_run` (what ``jobs.list(parent_job_name=...)`` reads).
-- **Blob storage**, path-style (``https://127.0.0.1:{port}/{account}/{container}/{blob}``):
-  ``PUT`` stores bytes (single shot or block list), ``HEAD``/``GET`` read them back, so asset
-  uploads (a code folder) really happen. ``codes/.../startPendingUpload`` and
-  ``datastores/.../listSecrets`` answer SAS URIs / keys that point here.
+- **Run history** and **blob storage** (path-style, real uploads): see `tests.fakes.arm_wire`.
 - **Provisioning that takes time or fails** (`FakeArm.provision`): a ``PUT`` on a matching path
   stores the resource in the first scripted ``provisioningState`` and moves through the script
   by wall-clock time; the PUT's long-running operation answers ``InProgress`` until the state is
@@ -63,97 +58,48 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import re
 import ssl
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import trustme
 
+from tests.fakes.arm_wire import (
+    ARM_PREFIX,
+    BLOB_ACCOUNT,
+    BLOB_CONTAINER,
+    FakeResponse,
+    RecordedRequest,
+    arm_cloud_document,
+    arm_error,
+    blob_answer,
+    handler_for,
+    history_answer,
+    iter_bodies,
+    merge_patch,
+    sdk_cloud_metadata,
+    segments_after_namespace,
+    service_defaults,
+)
 from tests.fakes.azure_monitor import FakeMonitor
 
+__all__ = ["BLOB_ACCOUNT", "BLOB_CONTAINER", "FakeArm", "FakeResponse", "RecordedRequest", "arm_error", "iter_bodies"]
+
 ML_NAMESPACE = "Microsoft.MachineLearningServices"
-_ARM_PREFIX = re.compile(r"^/subscriptions/[^/]+(/resourceGroups/[^/]+)?(/providers/[^/]+)?", re.IGNORECASE)
-_HISTORY = r"^/history/v1\.0(?P<ws>/subscriptions/.+?/workspaces/[^/]+)/runs/(?P<run>[^/]+)"
-_HISTORY_CHILDREN = re.compile(_HISTORY + "/children$")
-_HISTORY_RUN = re.compile(_HISTORY + "$")
 _METRICS = re.compile(r"^(?P<resource>/subscriptions/.+?)/providers/Microsoft\.Insights/metrics$", re.IGNORECASE)
 _TERMINAL = {"Succeeded", "Failed", "Canceled"}
-BLOB_ACCOUNT = "fakeblobaccount"
-BLOB_CONTAINER = "azureml-blobstore-fake"
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the fake received it; ``body`` is parsed JSON (or None / raw bytes)."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    headers: dict[str, str]
-
-    def param(self, name: str) -> str | None:
-        """The first value of a query parameter (e.g. ``api-version``)."""
-        values = self.query.get(name)
-        return values[0] if values else None
-
-
-@dataclass
-class FakeResponse:
-    """What a hook (or the default handling) answers."""
-
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 Hook = Callable[[RecordedRequest, "FakeArm"], FakeResponse | None]
 StoreHook = Callable[[dict[str, Any], RecordedRequest], None]
-
-
-def arm_error(status: int, code: str, message: str) -> FakeResponse:
-    """An ARM-shaped error answer, which azure-core turns into HttpResponseError with ``code``."""
-    return FakeResponse(status, {"error": {"code": code, "message": message}})
-
-
-def _segments_after_namespace(path: str) -> list[str] | None:
-    match = _ARM_PREFIX.match(path)
-    if match is None or match.group(2) is None:
-        return None
-    rest = path[match.end() :].strip("/")
-    return rest.split("/") if rest else []
-
-
-def _service_defaults(path: str, resource: dict[str, Any]) -> None:
-    properties = resource.get("properties")
-    if not isinstance(properties, dict):
-        return
-    if re.search(r"/jobs/[^/]+$", path, re.IGNORECASE):
-        properties.setdefault("status", "NotStarted")
-    if re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path, re.IGNORECASE):
-        properties.setdefault("scaleSettings", {"scaleType": "Default"})
-    if re.search(r"/models/[^/]+/versions/[^/]+$", path, re.IGNORECASE):
-        properties.setdefault("flavors", {})
-
-
-def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 class FakeArm:
@@ -200,7 +146,7 @@ class FakeArm:
         """Bind 127.0.0.1 on a free port, serve HTTPS in a thread, seed the workspace."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self))
         server.daemon_threads = True
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
@@ -249,14 +195,7 @@ class FakeArm:
     @property
     def cloud_metadata(self) -> dict[str, str]:
         """``MLClient(cloud=arm.cloud_name, cloud_metadata=arm.cloud_metadata)`` points every endpoint here."""
-        return {
-            "azure_portal": f"{self.url}/portal/",
-            "resource_manager": f"{self.url}/",
-            "active_directory": f"{self.url}/login/",
-            "aml_resource_id": f"{self.url}/",
-            "storage_endpoint": f"127.0.0.1:{self.port}",
-            "registry_discovery_endpoint": f"{self.url}/",
-        }
+        return sdk_cloud_metadata(self.url, self.port)
 
     @property
     def workspace_path(self) -> str:
@@ -308,7 +247,7 @@ class FakeArm:
         """Seed (or replace) a resource as if it had been PUT, without recording a request."""
         with self._lock:
             seeded = copy.deepcopy(resource)
-            _service_defaults(path, seeded)
+            service_defaults(path, seeded)
             stored = self._complete(path, seeded)
             self._resources[path.lower().rstrip("/")] = stored
             return copy.deepcopy(stored)
@@ -317,7 +256,7 @@ class FakeArm:
         """Merge ``patch`` into a stored resource (e.g. ``{"properties": {"status": "Completed"}}``)."""
         with self._lock:
             stored = self._resources[path.lower().rstrip("/")]
-            _merge(stored, patch)
+            merge_patch(stored, patch)
             return copy.deepcopy(stored)
 
     def resource(self, path: str) -> dict[str, Any] | None:
@@ -377,8 +316,8 @@ class FakeArm:
         )
 
     def _complete(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        segments = _segments_after_namespace(path) or []
-        provider = _ARM_PREFIX.match(path)
+        segments = segments_after_namespace(path) or []
+        provider = ARM_PREFIX.match(path)
         namespace = provider.group(2).split("/")[-1] if provider and provider.group(2) else ML_NAMESPACE
         types = segments[0::2]
         body["id"] = path
@@ -457,30 +396,21 @@ class FakeArm:
         if path == "/discovery":
             return FakeResponse(200, {k: self.url for k in ("api", "catalog", "experimentation", "history", "mfe")})
         if path.startswith("/metadata/endpoints"):
-            return FakeResponse(200, [self._arm_cloud_document()])
+            return FakeResponse(200, [arm_cloud_document(self.cloud_name, self.url, self.port)])
         if path.startswith("/history/"):
             return self._history(request)
         if path.startswith(f"/{BLOB_ACCOUNT}/"):
             return self._blob(request)
-        if _segments_after_namespace(path) is None:
+        if segments_after_namespace(path) is None:
             return arm_error(404, "NotFound", f"the fake ARM has no route for {request.method} {path}")
         if request.method == "POST":
             return self._action(request)
         return self._resource(request)
 
-    def _arm_cloud_document(self) -> dict[str, Any]:
-        return {
-            "name": self.cloud_name,
-            "portal": f"{self.url}/portal/",
-            "resourceManager": f"{self.url}/",
-            "authentication": {"loginEndpoint": f"{self.url}/login/", "audiences": [f"{self.url}/"]},
-            "suffixes": {"storage": f"127.0.0.1:{self.port}"},
-        }
-
     def _resource(self, request: RecordedRequest) -> FakeResponse:
         path = request.path.rstrip("/")
         key = path.lower()
-        segments = _segments_after_namespace(path) or []
+        segments = segments_after_namespace(path) or []
         with self._lock:
             if request.method == "GET":
                 if len(segments) % 2 == 1:
@@ -502,12 +432,12 @@ class FakeArm:
                     if existing is None:
                         return arm_error(404, "ResourceNotFound", f"resource {path} was not found")
                     resource = copy.deepcopy(existing)
-                    _merge(resource, body)
+                    merge_patch(resource, body)
                 else:
                     resource = copy.deepcopy(body)
                     if existing is not None and "systemData" in existing:
                         resource["systemData"] = copy.deepcopy(existing["systemData"])
-                _service_defaults(path, resource)
+                service_defaults(path, resource)
                 for pattern, store_hook in self._store_hooks:
                     if pattern.search(path):
                         store_hook(resource, request)
@@ -554,133 +484,14 @@ class FakeArm:
         if action == "cancel":
             with self._lock:
                 if target.lower() in self._resources:
-                    _merge(self._resources[target.lower()], {"properties": {"status": "CancelRequested"}})
+                    merge_patch(self._resources[target.lower()], {"properties": {"status": "CancelRequested"}})
             return FakeResponse(202, None, self._lro_headers())
         return arm_error(404, "NotFound", f"the fake ARM has no action '{action}' ({path})")
 
     def _history(self, request: RecordedRequest) -> FakeResponse:
-        children = _HISTORY_CHILDREN.match(request.path)
-        if children is not None and request.method == "GET":
-            with self._lock:
-                runs = copy.deepcopy(self._children.get(children.group("run"), []))
-            top = request.param("$top")
-            if top is not None:
-                runs = runs[: int(top)]
-            return FakeResponse(200, {"value": runs, "nextLink": None, "continuationToken": None})
-        single = _HISTORY_RUN.match(request.path)
-        if single is not None and request.method == "GET":
-            with self._lock:
-                for runs in self._children.values():
-                    for run in runs:
-                        if run.get("runId") == single.group("run"):
-                            return FakeResponse(200, copy.deepcopy(run))
-            return arm_error(404, "RunNotFound", f"run {single.group('run')} was not found")
-        return arm_error(404, "NotFound", f"the fake run history has no route for {request.method} {request.path}")
+        with self._lock:
+            return history_answer(request, self._children)
 
     def _blob(self, request: RecordedRequest) -> FakeResponse:
-        name = unquote(request.path)
-        comp = request.param("comp")
-        headers = {
-            "ETag": '"0x8D' + uuid.uuid4().hex[:12].upper() + '"',
-            "Last-Modified": formatdate(usegmt=True),
-            "x-ms-request-server-encrypted": "true",
-            "x-ms-version": "2025-01-05",
-        }
         with self._lock:
-            if request.method == "PUT" and comp == "block":
-                self._blocks.setdefault(name, {})[request.param("blockid") or ""] = request.body or b""
-                return FakeResponse(201, b"", headers)
-            if request.method == "PUT" and comp == "blocklist":
-                blocks = self._blocks.pop(name, {})
-                ids = re.findall(rb"<(?:Latest|Uncommitted|Committed)>([^<]*)<", request.body or b"")
-                self.blobs[name] = b"".join(blocks.get(i.decode(), b"") for i in ids)
-                return FakeResponse(201, b"", headers)
-            if request.method == "PUT" and comp == "metadata":
-                return FakeResponse(200, b"", headers)
-            if request.method == "PUT":
-                self.blobs[name] = request.body if isinstance(request.body, bytes) else b""
-                return FakeResponse(201, b"", headers)
-            if request.method in ("GET", "HEAD") and request.param("restype") == "container":
-                return FakeResponse(200, b"", headers)
-            if request.method in ("GET", "HEAD"):
-                if request.param("comp") == "list":
-                    return FakeResponse(
-                        200, b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs/></EnumerationResults>'
-                    )
-                data = self.blobs.get(name)
-                if data is None:
-                    return FakeResponse(404, b"", {"x-ms-error-code": "BlobNotFound"})
-                headers.update({"Content-Length": str(len(data)), "x-ms-blob-type": "BlockBlob"})
-                return FakeResponse(200, data if request.method == "GET" else b"", headers)
-        return FakeResponse(405, b"")
-
-
-def _handler_for(fake: FakeArm) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # silence the access log
-            return
-
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body: Any = raw
-            content_type = self.headers.get("Content-Type", "")
-            if (
-                raw
-                and ("json" in content_type or raw[:1] in (b"{", b"["))
-                and not split.path.startswith(f"/{BLOB_ACCOUNT}/")
-            ):
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = raw
-            elif not raw:
-                body = None if not split.path.startswith(f"/{BLOB_ACCOUNT}/") else b""
-            request = RecordedRequest(
-                method=self.command,
-                path=split.path,
-                query=parse_qs(split.query),
-                body=body,
-                headers={k.lower(): v for k, v in self.headers.items()},
-            )
-            with fake._lock:
-                fake.requests.append(request)
-            try:
-                answer = fake.handle(request)
-            except Exception as exc:  # a bug in a hook: answer 500 with the reason instead of hanging
-                answer = arm_error(500, "FakeArmError", f"{type(exc).__name__}: {exc}")
-            self._answer(answer)
-
-        def _answer(self, answer: FakeResponse) -> None:
-            if isinstance(answer.body, bytes):
-                payload = answer.body
-                content_type = answer.headers.get("Content-Type", "application/octet-stream")
-            elif answer.body is None:
-                payload, content_type = b"", "application/json"
-            else:
-                payload, content_type = json.dumps(answer.body).encode(), "application/json; charset=utf-8"
-            self.send_response(answer.status)
-            headers = {"Content-Type": content_type, "x-ms-request-id": str(uuid.uuid4()), **answer.headers}
-            if self.command == "HEAD":
-                headers.setdefault("Content-Length", str(len(payload)))
-            else:
-                headers["Content-Length"] = str(len(payload))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD" and payload:
-                self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _serve  # noqa: N815 -- http.server's names
-
-    return Handler
-
-
-def iter_bodies(requests: list[RecordedRequest]) -> Iterator[dict[str, Any]]:
-    """The JSON bodies of ``requests`` (skipping those without one)."""
-    for request in requests:
-        if isinstance(request.body, dict):
-            yield request.body
+            return blob_answer(request, self.blobs, self._blocks)
