@@ -44,7 +44,11 @@ class YamlDocument:
     Duplicate keys (which PyYAML silently collapses to the last one) are reported as problems, and
     so are secrets written in plain text (`ml.contract.secrets`) unless ``secret_advice`` is None:
     a spec file is committed and shared, so a password, key or SAS token in it is refused, with
-    ``secret_advice`` saying where it belongs instead.
+    ``secret_advice`` saying where it belongs instead. With ``unique_names`` a list that names the
+    same string twice (``metrics: [roc_auc, roc_auc]``, a challenger listed twice) is a problem too:
+    the second entry would be judged, deployed or billed twice, or silently dropped. Numbers may
+    repeat (an A/B ``split: [50, 50]``); stack files pass False because their own rule
+    (`infra.config.input_rules`) covers every list of every ``mlops:`` key.
     """
 
     def __init__(
@@ -56,9 +60,11 @@ class YamlDocument:
         expected: str,
         error_type: type[UserError] = UserError,
         secret_advice: str | None = SPEC_CREDENTIALS_ADVICE,
+        unique_names: bool = True,
     ) -> None:
         self.error_type = error_type
         self.secret_advice = secret_advice
+        self.unique_names = unique_names
         try:
             root = yaml.compose(text)
         except yaml.YAMLError as exc:
@@ -89,8 +95,15 @@ class YamlDocument:
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
                 self._index(value_node, (*path, key))
         elif isinstance(node, yaml.SequenceNode):
+            names: list[str] = []
             for position, item in enumerate(node.value):
                 self._index(item, (*path, position))
+                if self.unique_names and isinstance(item, yaml.ScalarNode) and item.tag.endswith(":str"):
+                    if item.value in names:
+                        self.problems.append(
+                            ((*path, position), f"'{item.value}' is listed more than once; each entry must be unique")
+                        )
+                    names.append(item.value)
         elif isinstance(node, yaml.ScalarNode) and self.secret_advice is not None and isinstance(node.value, str):
             leaf = next((str(part) for part in reversed(path) if isinstance(part, str)), None)
             found = looks_secret(node.value, leaf)

@@ -60,7 +60,9 @@ def _load_yaml(text: str, source: str) -> Any:
         raise UserError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if isinstance(data, dict):
         # Plain-text secrets are refused by the program's own check, with the `pulumi config set --secret` to run.
-        document = YamlDocument(text, kind="stack file", source=source, expected="config:", secret_advice=None)
+        document = YamlDocument(
+            text, kind="stack file", source=source, expected="config:", secret_advice=None, unique_names=False
+        )
         if document.problems:
             raise document.error(document.problems)
     return data

@@ -99,6 +99,15 @@ def test_endpoint_defaults_to_the_stack_output(tmp_path: Path) -> None:
             "line 2, model: duplicate key 'model'",
         ),
         (
+            "model: models:/m/1\nstrategy: {type: blue_green}\nvalidation:\n  data: d.csv\n  target: y\n"
+            "  metrics: [roc_auc, accuracy_score, roc_auc]\n",
+            "line 6, validation.metrics.2: 'roc_auc' is listed more than once",
+        ),
+        (
+            "model: models:/m/2\nstrategy:\n  type: ab\n  challengers: [models:/m/3, models:/m/3]\n",
+            "line 4, strategy.challengers.1: 'models:/m/3' is listed more than once",
+        ),
+        (
             "model: models:/m/1\nstrategy: {type: linear, step_percent: 20}\ninstance_count: 0\n",
             "line 3, instance_count",
         ),
