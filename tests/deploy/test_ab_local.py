@@ -22,9 +22,7 @@ from ml.deploy.audit import read_records
 from ml.deploy.feedback import FeedbackStore
 from ml.deploy.loadgen import summarize
 from ml.platform import local, model_server
-from ml.platform.layout import Layout
-from ml.platform.process import ProcessRecord
-from tests.deploy.test_local_rollouts import Platform
+from tests.deploy.test_local_rollouts import Platform, local_platform
 
 FLAKY_MODEL = Path(__file__).resolve().parents[2] / "examples" / "ab" / "flaky_model.py"
 MODEL = "fault-demo"  # the name `Platform` (tests/deploy/test_local_rollouts.py) reads aliases and tags of
@@ -54,23 +52,8 @@ def register_flaky(world: Platform, error_rate: float, label: str) -> str:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The platform with the 30 %-failing champion serving alone on the endpoint."""
     home = tmp_path_factory.mktemp("ab-platform")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ML_PLATFORM_HOME", str(home))
-        layout = Layout(home)
-        local.up(layout, timeout=240)
-        try:
-            world = Platform(layout)
-            register_flaky(world, 0.30, "flaky")
-            result = world.run("{type: blue_green}", gates="{min_requests: 0, insufficient_traffic: pass}")
-            assert result.outcome == "promoted", result.message
-            yield world
-            world.proxy.close()
-        finally:
-            records = [*model_server.all_records(layout).values()]
-            services = ("mlflow", "proxy", "feedback")
-            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in services) if r]
-            local.down(layout)
-            assert not [r.name for r in records if r.alive()], "platform down left processes running"
+    with local_platform(home, lambda world: register_flaky(world, 0.30, "flaky")) as world:
+        yield world
 
 
 def test_ab_on_the_real_platform_promotes_the_arm_with_fewer_errors(platform: Platform) -> None:

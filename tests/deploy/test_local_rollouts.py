@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,26 +108,37 @@ class Platform:
         return LoadGenerator(self.url, PAYLOAD, concurrency=concurrency)
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    home = tmp_path_factory.mktemp("platform")
+@contextmanager
+def local_platform(home: Path, first: Callable[[Platform], str]) -> Iterator[Platform]:
+    """`ml platform up` in ``home``, the version ``first(world)`` registers promoted blue/green as champion.
+
+    Stopped at the end, and every process it started (MLflow, proxy, feedback server, model servers)
+    must be gone. Shared with tests/deploy/test_ab_local.py.
+    """
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ML_PLATFORM_HOME", str(home))
         layout = Layout(home)
         local.up(layout, timeout=240)
         try:
             world = Platform(layout)
-            first = world.register("ok")
+            version = first(world)
             result = world.run("{type: blue_green}", gates="{min_requests: 0, insufficient_traffic: pass}")
             assert result.outcome == "promoted", result.message
-            assert world.champion() == first
+            assert world.champion() == version
             yield world
             world.proxy.close()
         finally:
             records = [*model_server.all_records(layout).values()]
-            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in ("mlflow", "proxy")) if r]
+            services = ("mlflow", "proxy", "feedback")
+            records += [r for r in (ProcessRecord.load(layout.service_record(n)) for n in services) if r]
             local.down(layout)
             assert not [r.name for r in records if r.alive()], "platform down left processes running"
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with local_platform(tmp_path_factory.mktemp("platform"), lambda world: world.register("ok")) as world:
+        yield world
 
 
 def _only_new(samples: list[Sample], new: str) -> list[Sample]:
