@@ -20,15 +20,21 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 SLOW_FILES = (
     "tests/deploy/test_local_rollouts.py",
     "tests/sweep/test_tracking_outage.py",
-    "tests/sweep/test_local_backend.py",
-    "tests/deploy/test_tracking_outage.py",
     "tests/deploy/test_validation.py",
-    "tests/sweep/test_trial_run.py",
+    "tests/sweep/test_local_backend.py",
     "tests/sweep/test_cli.py",
+    "tests/deploy/test_tracking_outage.py",
+    "tests/deploy/test_ab_local.py",  # after the local rollouts' start: both run real platforms under latency gates
+    "tests/deploy/test_stats_engine.py",
     "tests/infra/test_plan_cli.py",
+    "tests/monitor/test_cli.py",
+    "tests/sweep/test_trial_run.py",
     "tests/model/test_model_verbs.py",
-    "tests/test_quiet_output.py",
+    "tests/sweep/test_no_orphans.py",
+    "tests/deploy/test_engine.py",
     "tests/deploy/test_azure_target.py",
+    "tests/deploy/test_ab_arms.py",
+    "tests/test_quiet_output.py",
     "tests/deploy/test_sagemaker_target.py",
 )
 
