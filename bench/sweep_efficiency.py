@@ -24,7 +24,13 @@ First it measures trial start-up: 8 trivial trials (import scikit-learn, report 
 with and without the warm launcher: sweep wall per trial and the median seconds from a trial's
 start to its first report.
 
-    uv run python bench/sweep_efficiency.py [--trials 12] [--seeds 0 1 2 3 4] [--max-trees 500]
+The sweep size defaults to 24 trials (what a user would run over this four-parameter space; with
+12, Hyperband's brackets and median stopping had too few trials to compare at each rung and about
+half the steps still ran); every arm gets the same count. Last, per task, `rank_check` prints how
+well the metric at Hyperband's rungs (steps 1, 3, 9) predicts it at the end over random's full
+trials: what bounds any early-termination policy's best.
+
+    uv run python bench/sweep_efficiency.py [--trials 24] [--seeds 0 1 2 3 4] [--max-trees 500]
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class Outcome:
     trial_seconds: float
     wall_seconds: float
     preload_seconds: float
+    curves: tuple[tuple[float, ...], ...] = ()
+    """The random arm's full learning curves (objective per step), for `rank_check`."""
 
 
 def spec_for(task: str, arm: str, seed: int, trials: int, concurrency: int, max_trees: int = 500) -> SweepSpec:
@@ -116,6 +124,11 @@ def run_arm(task: str, arm: str, seed: int, trials: int, concurrency: int, max_t
     client = use_tracking(outputs)
     _, results = read_status(client, run.sweep_id)
     fit = [client.get_run(r.run_id).data.metrics.get("train_seconds", 0.0) for r in results if r.run_id]
+    curves = tuple(
+        tuple(m.value for m in sorted(client.get_metric_history(r.run_id, r.metric), key=lambda m: m.step))
+        for r in results
+        if arm == "random" and r.run_id
+    )
     return Outcome(
         task=task,
         arm=arm,
@@ -129,6 +142,7 @@ def run_arm(task: str, arm: str, seed: int, trials: int, concurrency: int, max_t
         trial_seconds=sum(result.seconds or 0.0 for result in results),
         wall_seconds=wall,
         preload_seconds=preload_seconds(run.sweep_id),
+        curves=curves,
     )
 
 
@@ -229,13 +243,43 @@ def summary(task: str, outcomes: list[Outcome]) -> None:
         )
 
 
+def rank_check(task: str, outcomes: list[Outcome], rungs: tuple[int, ...] = (1, 3, 9)) -> None:
+    """Does a trial's metric at an early rung predict its last one? Spearman over random's full trials.
+
+    Early termination can only keep the best trial if the best at the end already ranks well at the
+    step a policy judges it; this prints, over every full trial of the random arm (all seeds), the
+    rank correlation between the metric at each rung and at the last step, and where the trial that
+    ended best in each sweep ranked at that rung within its sweep (1 = best).
+    """
+    from scipy.stats import spearmanr  # scikit-learn's own dependency; only the summary needs it
+
+    sweeps = [[c for c in o.curves if len(c) > max(rungs)] for o in outcomes if o.task == task and o.curves]
+    sweeps = [s for s in sweeps if len(s) > 2]
+    if not sweeps:
+        return
+    sign = -1.0 if task == "classifier" else 1.0  # rank 1 = best: highest AUC, lowest RMSE
+    parts = []
+    for rung in rungs:
+        early = [sign * c[rung - 1] for s in sweeps for c in s]
+        last = [sign * c[-1] for s in sweeps for c in s]
+        ranks = []
+        for s in sweeps:
+            winner = min(range(len(s)), key=lambda i: sign * s[i][-1])
+            ranks.append(1 + sum(1 for c in s if sign * c[rung - 1] < sign * s[winner][rung - 1]))
+        parts.append(
+            f"step {rung}: Spearman {spearmanr(early, last).statistic:.2f}, best-at-end ranked "
+            f"{'/'.join(map(str, ranks))} of {len(sweeps[0])}"
+        )
+    print(f"{task:<10} random's full trials, metric at a rung vs at the end: {'; '.join(parts)}")
+
+
 def timings(o: Outcome) -> tuple[float, float, float, float]:
     return o.fit_seconds, o.trial_seconds, o.wall_seconds, o.preload_seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--max-trees", type=int, default=500, help="trees of a full trial (steps of 20)")
@@ -263,6 +307,7 @@ def main() -> None:
     for task in args.tasks:
         if "random" in args.arms:
             summary(task, outcomes)
+            rank_check(task, outcomes)
 
 
 if __name__ == "__main__":
