@@ -12,7 +12,11 @@ from __future__ import annotations
 import fcntl
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 
 def make_template(directory: Path) -> Path:
@@ -41,3 +45,17 @@ def copy_store(template: Path, database: Path) -> str:
         )
     connection.close()
     return f"sqlite:///{database}"
+
+
+@contextmanager
+def local_stack_home(path: Path, template: Path) -> Iterator[Path]:
+    """``ML_PLATFORM_HOME=path`` with a copy of ``template`` as the local stack's store, run from ``path``.
+
+    Why from ``path``: the audit's experiment is created without an artifact location, so MLflow keeps
+    its runs in ``./mlruns``, which would otherwise be the repository.
+    """
+    copy_store(template, path / "mlflow.db")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(path)
+        patch.setenv("ML_PLATFORM_HOME", str(path))
+        yield path

@@ -22,6 +22,7 @@ from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
 from tests.deploy.memory_target import Crash
 from tests.deploy.test_stats_engine import StatsTarget, World
+from tests.mlflow_template import local_stack_home
 
 NO_GATES = "{min_requests: 0, insufficient_traffic: pass}"
 
@@ -64,10 +65,8 @@ class ArmsWorld(World):
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
-    path = tmp_path_factory.mktemp("ab-arms-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ML_PLATFORM_HOME", str(path))
+def outputs(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[PlatformOutputs]:
+    with local_stack_home(tmp_path_factory.mktemp("ab-arms-home"), _mlflow_sqlite_template) as path:
         yield default_local_outputs(path)
 
 

@@ -26,7 +26,7 @@ from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
 from tests.deploy.helpers import RolloutWorld
 from tests.deploy.memory_target import Behaviour, Crash, MemoryTarget
-from tests.mlflow_template import copy_store
+from tests.mlflow_template import local_stack_home
 
 BAD_ERRORS = DeploymentMetrics(200, 40, 20.0, 30.0)
 SLOW = DeploymentMetrics(200, 0, 180.0, 900.0)
@@ -35,11 +35,7 @@ FEW = DeploymentMetrics(3, 0, 20.0, 30.0)
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("engine-home")
-    copy_store(_mlflow_sqlite_template, path / "mlflow.db")  # migrated once per run, not per module
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(path)  # the audit's experiment keeps its runs in ./mlruns: here, not in the repository
-        patch.setenv("ML_PLATFORM_HOME", str(path))
+    with local_stack_home(tmp_path_factory.mktemp("engine-home"), _mlflow_sqlite_template) as path:
         yield path
 
 

@@ -23,7 +23,7 @@ from ml.stack import default_local_outputs
 from ml.tracking import use_tracking
 from tests.deploy.helpers import RolloutWorld
 from tests.deploy.memory_target import MemoryTarget
-from tests.mlflow_template import copy_store
+from tests.mlflow_template import local_stack_home
 
 UNREACHABLE = ColourWindow(requests=0, errors=0, error="cannot reach Prometheus at http://127.0.0.1:9")
 
@@ -52,11 +52,7 @@ class StatsTarget(MemoryTarget):
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[PlatformOutputs]:
-    path = tmp_path_factory.mktemp("stats-engine-home")
-    copy_store(_mlflow_sqlite_template, path / "mlflow.db")  # migrated once per run, not per module
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(path)  # the audit's experiment keeps its runs in ./mlruns: here, not in the repository
-        patch.setenv("ML_PLATFORM_HOME", str(path))
+    with local_stack_home(tmp_path_factory.mktemp("stats-engine-home"), _mlflow_sqlite_template) as path:
         yield default_local_outputs(path)
 
 
