@@ -143,3 +143,27 @@ def use_tracking(outputs: PlatformOutputs) -> MlflowClient:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def local_artifact_root(outputs: PlatformOutputs) -> str | None:
+    """The stack's artifact store when it is a local ``file:`` path (the local platform), else None."""
+    uri = outputs.artifacts.uri
+    return uri if uri.startswith("file:") else None
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_root: str | None) -> str:
+    """The id of experiment ``name``, created when missing.
+
+    Why the location: an experiment created without one on a SQLite (local) store keeps its
+    artifacts in ``./mlruns`` of whatever directory the user happened to run ``ml`` from; with the
+    local stack's ``artifact_root`` they stay in the platform home beside every other artifact. A
+    tracking server (``artifact_root`` None) decides the location itself.
+    """
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return str(experiment.experiment_id)
+    location = None
+    if artifact_root:
+        folder = "".join(char if char.isalnum() or char in "-_." else "-" for char in name)
+        location = f"{artifact_root.rstrip('/')}/mlflow/{folder}"
+    return str(client.create_experiment(name, artifact_location=location))

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml.contract import PlatformOutputs
 from ml.stack import local_home
-from ml.tracking import tracking_reachable
+from ml.tracking import ensure_experiment, local_artifact_root, tracking_reachable
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -206,8 +206,7 @@ class AuditTrail:
 
         def create() -> str:
             assert self.client is not None
-            experiment = self.client.get_experiment_by_name(EXPERIMENT)
-            experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(EXPERIMENT)
+            experiment_id = ensure_experiment(self.client, EXPERIMENT, local_artifact_root(self.outputs))
             run = self.client.create_run(
                 experiment_id,
                 run_name=f"{endpoint}-{rollout_id[:8]}",

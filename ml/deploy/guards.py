@@ -23,6 +23,7 @@ from ml.contract.errors import UserError
 from ml.deploy.audit import AuditTrail, read_records
 from ml.deploy.events import RolloutEvent
 from ml.deploy.target import ModelRef
+from ml.tracking import local_artifact_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -58,11 +59,6 @@ class Guards:
         self.audit = audit
         self.endpoint = endpoint
         self.on_event = on_event
-
-    def _artifact_root(self) -> str | None:
-        """The local stack's ``file:`` artifact store for new experiments; a server decides otherwise."""
-        uri = self.outputs.artifacts.uri
-        return uri if uri.startswith("file:") else None
 
     def _event(self, kind: str, message: str, outcome: str, gates: dict[str, Any] | None = None) -> None:
         if self.on_event is not None:
@@ -103,7 +99,7 @@ class Guards:
             name=model.name,
             version=model.version,
             base_dir=base_dir,
-            artifact_root=self._artifact_root(),
+            artifact_root=local_artifact_root(self.outputs),
         )
         tag_version(self.client, result)
         against = f"models:/{model.name}/{result.against_version}" if result.against_version else None
@@ -132,7 +128,7 @@ class Guards:
             card = build_card(
                 self.client, VersionRef(model.name, version=model.version), audit_records=read_records(self.audit.path)
             )
-            uri = publish_card(self.client, card, artifact_root=self._artifact_root())
+            uri = publish_card(self.client, card, artifact_root=local_artifact_root(self.outputs))
         except Exception as exc:
             self.audit.record(
                 "card", rollout_id=rollout_id, endpoint=self.endpoint, outcome="warning",

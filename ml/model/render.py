@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml.model.card import Card
+from ml.tracking import ensure_experiment
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -94,13 +95,7 @@ def publish_card(client: MlflowClient, card: Card, *, artifact_root: str | None 
     version = client.get_model_version(card.name, card.version)
     run_id = version.run_id
     if not run_id:
-        experiment = client.get_experiment_by_name(CARD_EXPERIMENT)
-        location = f"{artifact_root.rstrip('/')}/mlflow/{CARD_EXPERIMENT}" if artifact_root else None
-        experiment_id = (
-            experiment.experiment_id
-            if experiment
-            else client.create_experiment(CARD_EXPERIMENT, artifact_location=location)
-        )
+        experiment_id = ensure_experiment(client, CARD_EXPERIMENT, artifact_root)
         run = client.create_run(experiment_id, run_name=f"{card.name}-v{card.version}-card")
         run_id = run.info.run_id
         client.set_terminated(run_id)

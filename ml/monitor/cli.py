@@ -136,7 +136,7 @@ def monitor(
     from ml.monitor.reference import load_reference
     from ml.monitor.report import drift_table, traffic_lines, write_html, write_png
     from ml.monitor.sources import capture_location, parse_capture_uri, read_capture
-    from ml.tracking import use_tracking
+    from ml.tracking import local_artifact_root, use_tracking
 
     if on_drift is not None and on_drift[0] != "retrain":
         raise UserError(f"--on-drift '{on_drift[0]}': the only action is `--on-drift retrain SPEC`")
@@ -193,7 +193,7 @@ def monitor(
     page = write_html(result, folder / "report.html", png)
     document = folder / "report.json"
     document.write_text(summary_json(result))
-    run_id = record_result(client, result, [page, png, document])
+    run_id = record_result(client, result, [page, png, document], artifact_root=local_artifact_root(outputs))
     if publish_metric:
         from ml.monitor.publish import publish
 

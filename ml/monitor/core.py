@@ -27,6 +27,7 @@ from ml.contract.errors import UserError
 from ml.monitor.drift import DRIFT, NO_DRIFT, NOT_ENOUGH, DriftOptions, DriftResult, detect_drift
 from ml.monitor.labels import LiveMetric, live_metric
 from ml.monitor.reference import PREDICTION, Reference
+from ml.tracking import ensure_experiment
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -231,10 +232,14 @@ def analyse(
     )
 
 
-def record_result(client: MlflowClient, result: MonitorResult, files: list[Path]) -> str:
-    """Log the report files and numbers to a run in ``ml-monitor``; tag the version with the outcome."""
-    found = client.get_experiment_by_name(MONITOR_EXPERIMENT)
-    experiment = found.experiment_id if found is not None else client.create_experiment(MONITOR_EXPERIMENT)
+def record_result(
+    client: MlflowClient, result: MonitorResult, files: list[Path], *, artifact_root: str | None = None
+) -> str:
+    """Log the report files and numbers to a run in ``ml-monitor``; tag the version with the outcome.
+
+    ``artifact_root``: where a new ``ml-monitor`` experiment keeps its files (the local stack's store).
+    """
+    experiment = ensure_experiment(client, MONITOR_EXPERIMENT, artifact_root)
     name, version = result.model.name, result.model.version
     run = client.create_run(
         experiment,

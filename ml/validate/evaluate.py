@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml.contract.errors import UserError
+from ml.tracking import ensure_experiment
 from ml.validate.spec import ValidationSpec, higher_is_better
 
 if TYPE_CHECKING:
@@ -258,15 +259,6 @@ def judge(result: ValidationResult, spec: ValidationSpec) -> None:
             )
 
 
-def _ensure_experiment(client: MlflowClient, artifact_root: str | None) -> str:
-    """The ``ml-validations`` experiment; a new one keeps artifacts under ``artifact_root`` when given."""
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    location = f"{artifact_root.rstrip('/')}/mlflow/{EXPERIMENT}" if artifact_root else None
-    return str(client.create_experiment(EXPERIMENT, artifact_location=location))
-
-
 def validate(
     client: MlflowClient,
     spec: ValidationSpec,
@@ -308,7 +300,7 @@ def validate(
     mlflow.set_registry_uri(client._registry_uri)  # models:/ URIs below resolve against this registry
     logging.getLogger("mlflow.models.evaluation").setLevel(logging.ERROR)
     with mlflow.start_run(
-        experiment_id=_ensure_experiment(client, artifact_root),
+        experiment_id=ensure_experiment(client, EXPERIMENT, artifact_root),
         run_name=f"validate-{name}-v{version}",
         tags={"ml.validation.model": name, "ml.validation.version": version},
     ) as run:

@@ -41,6 +41,7 @@ from ml.sweep.backends.base import (
     TrialState,
 )
 from ml.sweep.spec import SweepSpec
+from ml.tracking import ensure_experiment, local_artifact_root
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -74,21 +75,6 @@ _MLFLOW_STATUS = {
 }
 
 
-def ensure_experiment(client: MlflowClient, outputs: PlatformOutputs, name: str) -> str:
-    """The experiment id; a new one keeps its artifacts in the stack's artifact store when it is a local path."""
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    location = None
-    if outputs.artifacts.uri.startswith("file:"):
-        location = f"{outputs.artifacts.uri.rstrip('/')}/mlflow/{_safe(name)}"
-    return str(client.create_experiment(name, artifact_location=location))
-
-
-def _safe(name: str) -> str:
-    return "".join(char if char.isalnum() or char in "-_." else "-" for char in name)
-
-
 class SweepRecorder:
     """Writes one sweep to MLflow as it runs."""
 
@@ -111,7 +97,7 @@ class SweepRecorder:
     def start(self, *, total: int, git_commit: str | None, estimated_cost: float, currency: str) -> str:
         """Create the parent run with the spec and the sweep's lineage; returns its id."""
         spec = self.spec
-        self.experiment_id = ensure_experiment(self.client, self.outputs, spec.experiment_name)
+        self.experiment_id = ensure_experiment(self.client, spec.experiment_name, local_artifact_root(self.outputs))
         tags = {
             TAG_SWEEP_ID: self.sweep_id,
             TAG_SWEEP_NAME: spec.name,
