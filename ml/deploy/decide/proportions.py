@@ -19,8 +19,6 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from scipy.special import betainc, betaincinv  # type: ignore[import-untyped]
-
 
 @dataclass(frozen=True)
 class Comparison:
@@ -33,6 +31,8 @@ class Comparison:
 
 
 def _beta_quantile(q: float, a: float, b: float) -> float:
+    from scipy.special import betaincinv  # type: ignore[import-untyped]  # here: 0.2 s every ml start paid for it
+
     return float(betaincinv(a, b, q))
 
 
@@ -61,6 +61,8 @@ def rate_ratio(errors_c: int, n_c: int, errors_b: int, n_b: int, *, confidence: 
 
     pi_null = n_c / (n_c + n_b)
     # P(X >= errors_c | X ~ Binomial(total, pi_null)) = I_{pi_null}(errors_c, total - errors_c + 1)
+    from scipy.special import betainc
+
     p_value = 1.0 if errors_c == 0 else float(betainc(errors_c, total - errors_c + 1, pi_null))
     return Comparison(estimate, to_ratio(pi_low), to_ratio(pi_high), p_value)
 
