@@ -162,8 +162,8 @@ class LocalSweep:
         self.recorder.log_estimate(self.cost.machine_hours, self.max_failed)
         deadline = time.monotonic() + self.spec.limits.timeout if self.spec.limits.timeout else None
         try:
-            with _terminate_raises():
-                self._loop(deadline, last_progress=0.0)
+            with _terminate_requests() as terminate:
+                self._loop(deadline, last_progress=0.0, terminate=terminate)
         except BaseException:
             self._stop_all("interrupted", TrialState.STOPPED)
             self.state = SweepState.STOPPED
@@ -189,9 +189,11 @@ class LocalSweep:
             sweep_id=self.sweep_id, backend="local", status=status, parent_run_id=parent, artifacts={"plot": plot}
         )
 
-    def _loop(self, deadline: float | None, last_progress: float) -> None:
-        """Launch, poll and publish until every trial has finished or the sweep timed out."""
+    def _loop(self, deadline: float | None, last_progress: float, terminate: list[int]) -> None:
+        """Launch, poll and publish until every trial has finished, the sweep timed out or was terminated."""
         while True:
+            if terminate:
+                raise SystemExit(128 + terminate[0])  # stopped and recorded by the caller, between MLflow writes
             if deadline is not None and time.monotonic() > deadline:
                 self._stop_all("sweep timeout", TrialState.STOPPED)
                 self.state = SweepState.STOPPED
@@ -442,20 +444,25 @@ def _warm_launcher(spec: SweepSpec, workdir: Path) -> WarmLauncher:
 
 
 @contextlib.contextmanager
-def _terminate_raises() -> Iterator[None]:
-    """While a sweep runs in the main thread, SIGTERM raises SystemExit so trials are stopped and recorded.
+def _terminate_requests() -> Iterator[list[int]]:
+    """While a sweep runs in the main thread, a SIGTERM is noted here; the loop stops at its next turn.
 
     Without it, `kill <ml sweep run>` would leave the trial processes (each in its own session) running.
+    Why noted and not raised from the handler: a SystemExit raised in the middle of an MLflow write
+    left that SQLite transaction open in this process, and recording the stop then waited on the
+    process's own lock ("database is locked", retried): the sweep never exited and held the store.
+    The loop turns every ``POLL_SECONDS``, so the stop is still prompt.
     """
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
 
-    def raise_exit(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+    def note(signum: int, frame: object) -> None:
+        received.append(signum)
 
-    previous = signal.signal(signal.SIGTERM, raise_exit)
+    previous = signal.signal(signal.SIGTERM, note)
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGTERM, previous)
