@@ -261,22 +261,28 @@ def test_status_of_an_azure_sweep_shows_utilisation_from_its_trial_runs(
     assert "over-sized? mean GPU 10 % < 30 %" in line
 
 
-def test_status_of_a_sagemaker_sweep_shows_utilisation_from_its_trial_runs(
-    moto_server: MotoServer, tuning_trials: TuningTrials, mlflow_sqlite_uri: str, tmp_path: Path
-) -> None:
+def _two_completed_sagemaker_trials(
+    moto_server: MotoServer, tuning_trials: TuningTrials, tracking_uri: str, tmp_path: Path
+) -> tuple[SageMakerSweepBackend, PlatformOutputs, str, list[str]]:
+    """A SageMaker sweep submitted to moto whose two training jobs completed after 600 s each."""
     code = tmp_path / "train"
     code.mkdir()
     (code / "train.py").write_text("from ml.sweep import trial\ntrial.report(1, val_auc=0.9)\n")
     sagemaker_tests.with_bucket(moto_server)
-    spec = sagemaker_tests.make_spec(code, sampling="random")
-    outputs = sagemaker_tests.aws_outputs(tracking_uri=mlflow_sqlite_uri)
+    outputs = sagemaker_tests.aws_outputs(tracking_uri=tracking_uri)
     backend = SageMakerSweepBackend()
-    name = backend.submit(spec, outputs).sweep_id
+    name = backend.submit(sagemaker_tests.make_spec(code, sampling="random"), outputs).sweep_id
     params = {"lr": "0.05", "trees": "100", "loss": "log_loss"}
-    for index in range(2):
-        tuning_trials.add(
-            name, f"{name}-{index:03d}-abc", status="Completed", params=params, metric="val_auc", value=0.9, seconds=600
-        )
+    jobs = [f"{name}-{index:03d}-abc" for index in range(2)]
+    for job in jobs:
+        tuning_trials.add(name, job, status="Completed", params=params, metric="val_auc", value=0.9, seconds=600)
+    return backend, outputs, name, jobs
+
+
+def test_status_of_a_sagemaker_sweep_shows_utilisation_from_its_trial_runs(
+    moto_server: MotoServer, tuning_trials: TuningTrials, mlflow_sqlite_uri: str, tmp_path: Path
+) -> None:
+    backend, outputs, name, _ = _two_completed_sagemaker_trials(moto_server, tuning_trials, mlflow_sqlite_uri, tmp_path)
     client = MlflowClient(tracking_uri=mlflow_sqlite_uri)
     experiment = client.create_experiment("breast-cancer")
     # The entry shim tags each trial's run with the sweep (ml_sweep_entry.start_mlflow_run); no GPU sampled.
@@ -324,17 +330,10 @@ def test_a_sagemaker_sweep_without_mlflow_samples_reads_cloudwatch(
     moto_server: MotoServer, tuning_trials: TuningTrials, mlflow_sqlite_uri: str, tmp_path: Path
 ) -> None:
     """No trial run in MLflow: SageMaker's per-instance metrics, CPU and GPU divided by the type's counts."""
-    code = tmp_path / "train"
-    code.mkdir()
-    (code / "train.py").write_text("from ml.sweep import trial\ntrial.report(1, val_auc=0.9)\n")
-    sagemaker_tests.with_bucket(moto_server)
-    outputs = sagemaker_tests.aws_outputs(tracking_uri=mlflow_sqlite_uri)  # an empty store: no samples
-    backend = SageMakerSweepBackend()
-    name = backend.submit(sagemaker_tests.make_spec(code, sampling="random"), outputs).sweep_id
-    params = {"lr": "0.05", "trees": "100", "loss": "log_loss"}
-    jobs = [f"{name}-{index:03d}-abc" for index in range(2)]
-    for job in jobs:
-        tuning_trials.add(name, job, status="Completed", params=params, metric="val_auc", value=0.9, seconds=600)
+    # an empty store: no samples in MLflow
+    backend, outputs, name, jobs = _two_completed_sagemaker_trials(
+        moto_server, tuning_trials, mlflow_sqlite_uri, tmp_path
+    )
     from datetime import UTC, datetime, timedelta
 
     at = datetime.now(UTC) + timedelta(minutes=1)  # inside both jobs' 10 minutes of training, which start now
