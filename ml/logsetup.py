@@ -10,10 +10,13 @@ The environment variables are set before MLflow is imported, so trial processes 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from ml.stack import local_home
 
@@ -81,3 +84,56 @@ def configure(*, verbose: bool = False) -> Path:
             library.setLevel(logging.NOTSET)
     logging.captureWarnings(True)
     return path
+
+
+class _LinesToLog:
+    """A text stream whose complete lines become records of ``logger`` (what `library_prints` swaps in).
+
+    A handler that itself writes to whatever ``sys.stderr`` is (MLflow's own, when `configure` has not
+    removed it) would come back here: while a record is emitted, text goes to the real stderr instead.
+    """
+
+    def __init__(self, logger: logging.Logger, original: TextIO) -> None:
+        self.logger = logger
+        self.original = original
+        self.pending = ""
+        self.emitting = False
+
+    def write(self, text: str) -> int:
+        if self.emitting:
+            return self.original.write(text)
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.emitting:
+            self._emit(self.pending)
+            self.pending = ""
+
+    def _emit(self, line: str) -> None:
+        if not line.strip():
+            return
+        self.emitting = True
+        try:
+            self.logger.info(line)
+        finally:
+            self.emitting = False
+
+
+@contextlib.contextmanager
+def library_prints(library: str = "mlflow") -> Iterator[None]:
+    """Send what a library *prints* to stderr (not logs) to the log file, for the duration of one call.
+
+    Why: MLflow's model registry writes "Successfully registered model ...", "Created version ..."
+    with ``print(file=sys.stderr)``, which no logging setup catches; `ml sweep best` and the demo put
+    those lines between their own. Only wrap a library call: the command's own output goes on as usual.
+    """
+    stream = _LinesToLog(logging.getLogger(library), sys.stderr)
+    with contextlib.redirect_stderr(stream):
+        try:
+            yield
+        finally:
+            stream.flush()

@@ -72,6 +72,7 @@ def train_baseline(env: dict[str, str]) -> str:
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import GradientBoostingClassifier
 
+    from ml.logsetup import library_prints
     from ml.stack import resolve_outputs
     from ml.tracking import use_tracking
 
@@ -80,7 +81,7 @@ def train_baseline(env: dict[str, str]) -> str:
     features, target = load_breast_cancer(return_X_y=True)
     model = GradientBoostingClassifier(n_estimators=5, max_depth=1, random_state=0).fit(features, target)
     mlflow.set_experiment("breast-cancer-baseline")
-    with warnings.catch_warnings(), mlflow.start_run(run_name="baseline"):
+    with warnings.catch_warnings(), library_prints(), mlflow.start_run(run_name="baseline"):
         warnings.simplefilter("ignore")
         import importlib.metadata
 

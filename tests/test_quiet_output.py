@@ -66,3 +66,30 @@ def test_verbose_shows_library_lines_on_stderr_as_well(
     logging.getLogger("mlflow.tracking").info("loud line")
     assert "loud line" in capsys.readouterr().err
     assert "quiet line" in path.read_text() and "loud line" in path.read_text()
+
+
+def test_what_mlflow_prints_while_registering_goes_to_the_log_not_the_terminal(
+    mlflow_sqlite_uri: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    restored_logging: None,
+) -> None:
+    """MLflow's registry prints "Successfully registered model ..." itself (not through logging)."""
+    import mlflow
+
+    from ml.logsetup import library_prints
+
+    monkeypatch.setenv("ML_PLATFORM_HOME", str(tmp_path / "home"))
+    log = configure()  # what every ml command does first
+    mlflow.set_tracking_uri(mlflow_sqlite_uri)
+    mlflow.set_registry_uri(mlflow_sqlite_uri)
+    with mlflow.start_run() as run:
+        mlflow.log_text("weights", "model/MLmodel")
+    with library_prints():
+        mlflow.register_model(f"runs:/{run.info.run_id}/model", "quiet-model")
+        print("ml's own line")  # stdout is untouched
+    printed = capfd.readouterr()
+    assert "registered" not in printed.err and "Created version" not in printed.err, printed.err
+    assert "ml's own line" in printed.out
+    assert "Successfully registered model 'quiet-model'" in log.read_text()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
+from ml.logsetup import library_prints
 from ml.reference import attach_reference
 from ml.sweep.backends.base import TAG_GIT_COMMIT, TAG_STACK, TAG_SWEEP_BACKEND, TAG_SWEEP_ID, SweepStatus, TrialResult
 from ml.tracking import use_tracking
@@ -93,7 +94,8 @@ def register_best(
                 existing = version
                 break
     if existing is None:
-        version = mlflow.register_model(best.model_uri, name, tags=tags)
+        with library_prints():
+            version = mlflow.register_model(best.model_uri, name, tags=tags)
         number, source, reused = str(version.version), str(version.source), False
     else:
         number, source, reused = str(existing.version), str(existing.source), True
