@@ -8,7 +8,6 @@ winner, the deletion of every other arm, the tags on every version, and a crash 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,8 @@ from ml.contract.errors import UserError
 from ml.deploy.ab_rollout import refusals
 from ml.deploy.decide import ColourWindow
 from ml.deploy.journal import Journal
-from ml.stack import default_local_outputs
-from ml.tracking import use_tracking
 from tests.deploy.memory_target import Crash
 from tests.deploy.test_stats_engine import StatsTarget, World
-from tests.mlflow_template import local_stack_home
 
 NO_GATES = "{min_requests: 0, insufficient_traffic: pass}"
 
@@ -62,17 +58,6 @@ class ArmsWorld(World):
         parts = [f"challengers: [models:/{self.model}/{extra}]", "max_samples: 5000", "look_every: 0.01"]
         parts += [f"{key}: {value}" for key, value in options.items()]
         return "{type: ab, " + ", ".join(parts) + "}"
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[PlatformOutputs]:
-    with local_stack_home(tmp_path_factory.mktemp("ab-arms-home"), _mlflow_sqlite_template) as path:
-        yield default_local_outputs(path)
-
-
-@pytest.fixture(scope="module")
-def client(outputs: PlatformOutputs):  # type: ignore[no-untyped-def]
-    return use_tracking(outputs)
 
 
 @pytest.fixture

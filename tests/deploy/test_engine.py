@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,31 +21,12 @@ from ml.deploy.gates import evaluate
 from ml.deploy.journal import Journal
 from ml.deploy.spec import Gates
 from ml.deploy.target import DeploymentMetrics, NativeRolloutResult
-from ml.stack import default_local_outputs
-from ml.tracking import use_tracking
 from tests.deploy.helpers import RolloutWorld
 from tests.deploy.memory_target import Behaviour, Crash, MemoryTarget
-from tests.mlflow_template import local_stack_home
 
 BAD_ERRORS = DeploymentMetrics(200, 40, 20.0, 30.0)
 SLOW = DeploymentMetrics(200, 0, 180.0, 900.0)
 FEW = DeploymentMetrics(3, 0, 20.0, 30.0)
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[Path]:
-    with local_stack_home(tmp_path_factory.mktemp("engine-home"), _mlflow_sqlite_template) as path:
-        yield path
-
-
-@pytest.fixture(scope="module")
-def outputs(home: Path) -> PlatformOutputs:
-    return default_local_outputs(home)
-
-
-@pytest.fixture(scope="module")
-def client(outputs: PlatformOutputs):  # type: ignore[no-untyped-def]
-    return use_tracking(outputs)
 
 
 class World(RolloutWorld):

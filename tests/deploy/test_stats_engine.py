@@ -7,7 +7,6 @@ it: the exact traffic maps, the audit records with their evidence, the aliases a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,8 @@ from ml.deploy.audit import read_records
 from ml.deploy.decide import ColourWindow
 from ml.deploy.journal import Journal
 from ml.deploy.target import DeploymentMetrics
-from ml.stack import default_local_outputs
-from ml.tracking import use_tracking
 from tests.deploy.helpers import RolloutWorld
 from tests.deploy.memory_target import MemoryTarget
-from tests.mlflow_template import local_stack_home
 
 UNREACHABLE = ColourWindow(requests=0, errors=0, error="cannot reach Prometheus at http://127.0.0.1:9")
 
@@ -48,17 +44,6 @@ class StatsTarget(MemoryTarget):
     def set_assignment(self, weights: dict[str, int], sticky: object | None) -> None:
         self.sticky.append(getattr(sticky, "cookie", None))
         self.set_traffic(weights, {})
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory, _mlflow_sqlite_template: Path) -> Iterator[PlatformOutputs]:
-    with local_stack_home(tmp_path_factory.mktemp("stats-engine-home"), _mlflow_sqlite_template) as path:
-        yield default_local_outputs(path)
-
-
-@pytest.fixture(scope="module")
-def client(outputs: PlatformOutputs):  # type: ignore[no-untyped-def]
-    return use_tracking(outputs)
 
 
 class World(RolloutWorld):
