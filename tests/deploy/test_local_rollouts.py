@@ -235,16 +235,21 @@ def test_model_server_killed_mid_rollout_is_rolled_back_without_failed_requests(
             new = next(name for name in event.traffic if name != old_colour)
             record = model_server.record_of(platform.layout, new)
             assert record is not None
+            killed_at.append(time.time())
             kill_now(record)
             killed.append(record.pid)
 
+    killed_at: list[float] = []
     with platform.load() as load:
         result = platform.run("{type: canary, steps: [25, 50, 100]}", bake="3s", on_event=kill_new_server_at_first_step)
         time.sleep(0.5)
     assert killed
     assert result.outcome == "rolled_back"
     assert "health probe" in result.message or "error_rate" in result.message
-    assert summarize(load.results())["failed"] == 0  # the proxy retried the dead colour's share on the live one
+    samples = load.results()
+    failed = [(round(s.started - killed_at[0], 3), s.status, s.deployment) for s in samples if not s.ok]
+    # the proxy retried the dead colour's share on the live one (failures: seconds after the kill, status, server)
+    assert summarize(samples)["failed"] == 0, failed
     assert platform.traffic()["weights"] == {old_colour: 100}
     assert set(platform.serving()) == {old_colour}
     assert platform.champion() == champion
