@@ -222,26 +222,22 @@ def test_network_rules(stack: str, changes: dict[str, Any], expected: str) -> No
     assert expected in _message(stack, changes)
 
 
-def test_misspelt_optional_sweep_section_is_refused() -> None:
-    from ml.sweep.spec.loader import parse_spec
+@pytest.mark.parametrize(
+    ("example", "section", "typo"),
+    [("examples/sweeps/diabetes.yaml", "limits", "limtis"), ("examples/deployments/canary.yaml", "gates", "gatse")],
+    ids=["sweep", "rollout"],
+)
+def test_misspelt_optional_section_is_refused(example: str, section: str, typo: str) -> None:
+    from ml.deploy.spec import parse_spec as parse_rollout
+    from ml.sweep.spec.loader import parse_spec as parse_sweep
 
-    text = (PROJECT_DIR / "examples/sweeps/diabetes.yaml").read_text()
-    assert "\nlimits:" in text
+    parse = parse_sweep if "/sweeps/" in example else parse_rollout
+    text = (PROJECT_DIR / example).read_text()
+    assert f"\n{section}:" in text
     with pytest.raises(UserError) as caught:
-        parse_spec(text.replace("\nlimits:", "\nlimtis:"), source="diabetes.yaml")
-    assert "unknown key 'limtis'" in str(caught.value)
-    assert "did you mean 'limits'?" in str(caught.value)
-
-
-def test_misspelt_optional_rollout_section_is_refused() -> None:
-    from ml.deploy.spec import parse_spec
-
-    text = (PROJECT_DIR / "examples/deployments/canary.yaml").read_text()
-    assert "\ngates:" in text
-    with pytest.raises(UserError) as caught:
-        parse_spec(text.replace("\ngates:", "\ngatse:"), source="canary.yaml")
-    assert "unknown key 'gatse'" in str(caught.value)
-    assert "did you mean 'gates'?" in str(caught.value)
+        parse(text.replace(f"\n{section}:", f"\n{typo}:"), source=Path(example).name)
+    assert f"unknown key '{typo}'" in str(caught.value)
+    assert f"did you mean '{section}'?" in str(caught.value)
 
 
 def test_committed_examples_still_parse() -> None:

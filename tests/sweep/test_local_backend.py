@@ -11,14 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from ml.contract import PlatformOutputs
-from ml.stack import default_local_outputs
 from ml.sweep.backends.base import (
     TAG_SWEEP_ID,
     TAG_SWEEP_ROLE,
@@ -33,15 +31,6 @@ from ml.sweep.backends.local import LocalSweepBackend
 from ml.sweep.spec import SweepSpec, parse_spec
 
 TRIALS = Path(__file__).parent / "trials"
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
-    """One local platform (one SQLite store) for the module: creating the MLflow schema takes seconds."""
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ML_PLATFORM_HOME", str(home))
-        yield default_local_outputs(home)
 
 
 def toy_spec(

@@ -14,23 +14,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ml.contract import PlatformOutputs
-from ml.stack import default_local_outputs
 
 TRIALS = Path(__file__).parent / "trials"
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ML_PLATFORM_HOME", str(home))
-        yield default_local_outputs(home)
 
 
 def descendants(root: int) -> set[int]:

@@ -7,27 +7,18 @@ unnamed run and ``ml sweep best`` found "no model" for the best trial.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from ml.contract import PlatformOutputs
-from ml.stack import default_local_outputs, local_home
+from ml.stack import local_home
 from ml.sweep.backends.base import TAG_SWEEP_ID, TAG_SWEEP_ROLE
 from ml.sweep.backends.local import LocalSweepBackend
 from ml.sweep.spec import parse_spec
 
 TRIALS = Path(__file__).parent / "trials"
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ML_PLATFORM_HOME", str(home))
-        yield default_local_outputs(home)
 
 
 @pytest.mark.parametrize("warm", ["1", "0"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from optuna.pruners import HyperbandPruner
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-from ml.stack import default_local_outputs
 from ml.sweep.backends._azure_job import refuse_incompatible as azure_refuse
 from ml.sweep.backends._local_check import check_trial
 from ml.sweep.backends._local_tracking import read_status
@@ -41,14 +39,6 @@ moto_server = moto_fixtures.moto_server
 tuning_trials = moto_fixtures.tuning_trials
 
 HYPERBAND = "early_termination: {policy: hyperband, min_resource: 1, max_resource: 9, reduction_factor: 3}\n"
-
-
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformOutputs]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ML_PLATFORM_HOME", str(home))
-        yield default_local_outputs(home)
 
 
 def test_warm_trials_start_fast_and_record_start_up_and_usage(outputs: PlatformOutputs) -> None:
