@@ -21,7 +21,6 @@ from rich.console import Console
 
 from ml.contract import PlatformOutputs
 from ml.contract.errors import UserError
-from ml.monitor.drift import DRIFT, DriftOptions
 from ml.stack import local_home, resolve_outputs
 
 console = Console()
@@ -132,6 +131,7 @@ def monitor(
     if ctx.invoked_subcommand is not None:
         return
     from ml.monitor.core import analyse, record_result, resolve_model, summary_json
+    from ml.monitor.drift import DRIFT, DriftOptions  # numpy and pandas: not on every ml start-up
     from ml.monitor.labels import read_labels
     from ml.monitor.reference import load_reference
     from ml.monitor.report import drift_table, traffic_lines, write_html, write_png

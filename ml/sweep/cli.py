@@ -25,7 +25,6 @@ from ml.preflight.run import require_preflight
 from ml.stack import resolve_outputs
 from ml.sweep.backends.base import SweepState, SweepStatus, backend_for, last_sweep, remember_sweep
 from ml.sweep.backends.utilization import measured_status, oversized
-from ml.sweep.register import register_best
 from ml.sweep.spec import load_spec
 
 sweep_app = typer.Typer(
@@ -220,6 +219,8 @@ def best(
     winner = backend.best(outputs, sweep)
     document: dict[str, Any] = {"sweep_id": sweep, "best": asdict(winner)}
     if not no_register:
+        from ml.sweep.register import register_best  # reads reference data with pandas: only when registering
+
         version = register_best(outputs, current, winner, model_name=model_name)
         document["registered"] = asdict(version)
     if as_json:
